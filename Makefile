@@ -1,0 +1,36 @@
+# The two commands of the README: `make run` and `make test`. Both set up
+# everything they need (virtualenv, pinned packages, database roles).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup run test bench lint format clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+	$(PY) scripts/bootstrap.py
+
+run: setup
+	bash scripts/run.sh
+
+test: setup
+	bash scripts/test.sh
+
+bench: setup
+	bash scripts/bench.sh
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) .run staticfiles .coverage htmlcov .pytest_cache .ruff_cache

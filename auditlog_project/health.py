@@ -1,0 +1,54 @@
+"""Liveness (/healthz) and readiness (/readyz) probes for the load balancer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+from archival.queues import queue_ready
+
+
+def _postgresql() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _redis() -> None:
+    if not cache._cache.get_client().ping():  # type: ignore[attr-defined]
+        raise RuntimeError("PING failed")
+
+
+CHECKS: dict[str, Callable[[], None]] = {
+    "postgresql": _postgresql,
+    "redis": _redis,
+    "queue": queue_ready,
+}
+
+
+def _run(check: Callable[[], None]) -> dict:
+    started = time.perf_counter()
+    try:
+        check()
+    except Exception as exc:  # noqa: BLE001 - any failure means "down"
+        return {"status": "down", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"status": "up", "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+
+@require_GET
+def healthz(request) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def readyz(request) -> JsonResponse:
+    results = {name: _run(check) for name, check in CHECKS.items()}
+    ready = all(result["status"] == "up" for result in results.values())
+    return JsonResponse(
+        {"status": "ready" if ready else "unavailable", "checks": results},
+        status=200 if ready else 503,
+    )

@@ -1,0 +1,167 @@
+"""RFC 9457 problem details for every error under /api/.
+
+DRF exceptions go through `exception_handler`; Django-level 404/500 (unknown
+paths, crashes outside DRF) go through `not_found` and `server_error`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+TYPE_BASE = "https://auditlog.dev/problems/"
+
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+class ContentTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
+def problem(status_code: int, detail: str, *, code: str | None = None, **extra: Any) -> dict:
+    """The problem document for a status; `code` names the problem type."""
+    slug = code or TITLES.get(status_code, "error").lower().replace(" ", "-")
+    body = {
+        "type": TYPE_BASE + slug.replace("_", "-"),
+        "title": TITLES.get(status_code, "Error"),
+        "status": status_code,
+        "detail": detail,
+    }
+    body.update(extra)
+    return body
+
+
+def problem_response(status_code: int, detail: str, **kwargs: Any) -> JsonResponse:
+    """A plain Django response carrying a problem document (for non-DRF paths)."""
+    return JsonResponse(
+        problem(status_code, detail, **kwargs),
+        status=status_code,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+def flatten_errors(detail: Any, path: str = "") -> Iterator[dict]:
+    """Walk DRF's nested error structure into `{"field", "message", "code"}` rows.
+
+    Paths read like `events[3].ip_address`; errors of the whole object use the
+    parent's path (the empty string at the top level).
+    """
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if key in ("non_field_errors", "__all__"):
+                yield from flatten_errors(value, path)
+            else:
+                yield from flatten_errors(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(detail, list):
+        if all(isinstance(item, exceptions.ErrorDetail | str) for item in detail):
+            for item in detail:
+                yield {
+                    "field": path,
+                    "message": str(item),
+                    "code": getattr(item, "code", "invalid"),
+                }
+        else:
+            for index, item in enumerate(detail):
+                if item:
+                    yield from flatten_errors(item, f"{path}[{index}]")
+    else:
+        yield {"field": path, "message": str(detail), "code": getattr(detail, "code", "invalid")}
+
+
+def _validation_problem(exc: exceptions.ValidationError) -> dict:
+    errors = list(flatten_errors(exc.detail))
+    fields = sorted({row["field"] for row in errors if row["field"]})
+    detail = "Invalid input" + (f" in: {', '.join(fields[:10])}" if fields else ".")
+    if not fields and errors:
+        detail = errors[0]["message"]
+    return problem(400, detail, code="validation-error", errors=errors)
+
+
+def _as_api_exception(exc: Exception) -> exceptions.APIException | None:
+    if isinstance(exc, exceptions.APIException):
+        return exc
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, PermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        return ContentTooLarge()
+    if isinstance(exc, SuspiciousOperation):
+        return exceptions.ParseError("The request was malformed.")
+    return None
+
+
+def exception_handler(exc: Exception, context: dict) -> Response:
+    """DRF exception handler: every error becomes application/problem+json."""
+    api_exc = _as_api_exception(exc)
+    if api_exc is None:
+        logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
+        return Response(
+            problem(500, "An unexpected error occurred."),
+            status=500,
+            content_type=PROBLEM_CONTENT_TYPE,
+        )
+    if isinstance(api_exc, exceptions.ValidationError):
+        body = _validation_problem(api_exc)
+    else:
+        detail = api_exc.detail
+        if isinstance(detail, dict | list):
+            detail = next(iter(flatten_errors(detail)), {"message": str(detail)})["message"]
+        codes = api_exc.get_codes()
+        body = problem(
+            api_exc.status_code, str(detail), code=codes if isinstance(codes, str) else None
+        )
+    headers = {}
+    if getattr(api_exc, "auth_header", None):
+        headers["WWW-Authenticate"] = api_exc.auth_header
+    if getattr(api_exc, "wait", None) is not None:
+        headers["Retry-After"] = str(max(1, int(api_exc.wait)))
+    return Response(
+        body, status=api_exc.status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE
+    )
+
+
+def not_found(request, exception=None) -> JsonResponse:
+    return problem_response(404, f"No endpoint matches {request.path!r}.", code="not-found")
+
+
+def server_error(request) -> JsonResponse:
+    return problem_response(500, "An unexpected error occurred.")
+
+
+def bad_request(request, exception=None) -> JsonResponse:
+    return problem_response(400, "The request was malformed.")
+
+
+def permission_denied(request, exception=None) -> JsonResponse:
+    return problem_response(403, "You do not have permission to perform this action.")

@@ -1,0 +1,1 @@
+"""Settings package: base, local, test, production (see base.py)."""

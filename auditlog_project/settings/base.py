@@ -1,0 +1,236 @@
+"""Settings shared by every environment; each value comes from the environment.
+
+`local`, `test` and `production` import this module and change only what differs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .env import (
+    ConfigError,
+    database_from_url,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_str,
+    http_url,
+    redis_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+DEV_SECRET_PREFIX = "insecure-dev-"  # noqa: S105 - a marker, not a secret
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "accounts",
+    "tenants",
+    "logs",
+    "archival",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "auditlog_project.urls"
+WSGI_APPLICATION = "auditlog_project.wsgi.application"
+ASGI_APPLICATION = "auditlog_project.asgi.application"
+AUTH_USER_MODEL = "accounts.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- PostgreSQL -------------------------------------------------------------
+# DATABASE_URL is the runtime connection: the application role, which does not
+# own the tables, so row-level security applies to it. Migrations run with
+# DATABASE_OWNER_URL (see scripts/migrate and docs/operations.md).
+DATABASES = {"default": database_from_url("DATABASE_URL", env_str("DATABASE_URL"))}
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASE_APP_ROLE = env_str("DATABASE_APP_ROLE", "auditlog_app")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache (rate limits) and the Channels layer -----------------------
+REDIS_URL = redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "auditlog"),
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": env_str("CHANNELS_PREFIX", "auditlog"),
+            "capacity": env_int("CHANNELS_CAPACITY", 1000, minimum=10),
+            "expiry": 30,
+        },
+    }
+}
+
+# --- SQS through Celery -------------------------------------------------------
+AWS_REGION = env_str("AWS_REGION", "us-east-1")
+SQS_ENDPOINT_URL = http_url("SQS_ENDPOINT_URL", "")
+SQS_QUEUE_PREFIX = env_str("SQS_QUEUE_PREFIX", "auditlog-")
+SQS_DEFAULT_QUEUE = "default"
+SQS_DEAD_LETTER_SUFFIX = "-dlq"
+SQS_MAX_RECEIVE_COUNT = env_int("SQS_MAX_RECEIVE_COUNT", 5, minimum=1)
+SQS_VISIBILITY_TIMEOUT = env_int("SQS_VISIBILITY_TIMEOUT", 3600, minimum=30)
+
+_SQS_LOCAL = urlsplit(SQS_ENDPOINT_URL)
+CELERY_BROKER_URL = env_str(
+    "CELERY_BROKER_URL",
+    # A local endpoint takes any credentials; on AWS they come from the role.
+    f"sqs://local:local@{_SQS_LOCAL.netloc}" if SQS_ENDPOINT_URL else "sqs://",
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "region": AWS_REGION,
+    "queue_name_prefix": SQS_QUEUE_PREFIX,
+    "visibility_timeout": SQS_VISIBILITY_TIMEOUT,
+    "polling_interval": 1,
+    "wait_time_seconds": 10,
+    "is_secure": not SQS_ENDPOINT_URL.startswith("http://"),
+}
+CELERY_TASK_DEFAULT_QUEUE = SQS_DEFAULT_QUEUE
+CELERY_TASK_ACKS_LATE = True  # SQS is at-least-once; tasks are idempotent
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE: dict = {}
+
+# --- OpenSearch (optional search backend) ------------------------------------
+OPENSEARCH_URL = http_url("OPENSEARCH_URL", "")
+
+# --- API ----------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["auditlog_project.parsers.BoundedJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "auditlog_project.problems.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DATETIME_FORMAT": "iso-8601",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Audit Log API",
+    "DESCRIPTION": "Multi-tenant audit log service: ingest, search, export, stream.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+}
+
+# --- JWT (RFC 8725): algorithm pinned, audience and issuer checked -----------
+JWT_ALGORITHM = env_choice("JWT_ALGORITHM", "HS256", {"HS256", "RS256"})
+if JWT_ALGORITHM == "HS256":
+    JWT_SIGNING_KEY = env_str("JWT_SIGNING_KEY")
+    JWT_VERIFYING_KEY = ""
+else:
+    JWT_SIGNING_KEY = env_str("JWT_PRIVATE_KEY").replace("\\n", "\n")
+    JWT_VERIFYING_KEY = env_str("JWT_PUBLIC_KEY").replace("\\n", "\n")
+if JWT_ALGORITHM == "HS256" and len(JWT_SIGNING_KEY) < 32:
+    raise ConfigError("JWT_SIGNING_KEY must be at least 32 characters for HS256")
+
+SIMPLE_JWT = {
+    "ALGORITHM": JWT_ALGORITHM,
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "VERIFYING_KEY": JWT_VERIFYING_KEY,
+    "AUDIENCE": env_str("JWT_AUDIENCE", "auditlog-api"),
+    "ISSUER": env_str("JWT_ISSUER", "auditlog"),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 10, minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(hours=env_int("JWT_REFRESH_HOURS", 24, minimum=1)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "LEEWAY": 0,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    "TOKEN_TYPE_CLAIM": "token_type",
+    "JTI_CLAIM": "jti",
+}
+
+# --- Limits -------------------------------------------------------------------
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 16 * 1024 * 1024, minimum=1024)
+BULK_MAX_EVENTS = env_int("BULK_MAX_EVENTS", 1000, minimum=1)
+
+# --- Static files, i18n -------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+# --- Security headers that hold in every environment -------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

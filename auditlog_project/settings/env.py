@@ -1,0 +1,105 @@
+"""Typed reads of configuration from the environment.
+
+Every setting that comes from the environment goes through these helpers, so a
+bad or missing value stops start-up with one line that names the variable
+instead of falling back silently.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+_MISSING = object()
+
+
+class ConfigError(ImproperlyConfigured):
+    """A configuration variable is missing or malformed."""
+
+
+def env_str(name: str, default: object = _MISSING) -> str:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        if default is _MISSING:
+            raise ConfigError(f"{name} is required but not set")
+        return str(default)
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, choices: set[str]) -> str:
+    value = env_str(name, default)
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    return value
+
+
+def database_from_url(name: str, url: str) -> dict:
+    """Django DATABASES entry from a postgres:// URL (socket via ?host=/path)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise ConfigError(f"{name} must be a postgres:// URL, got scheme {parts.scheme!r}")
+    db_name = parts.path.lstrip("/")
+    if not db_name:
+        raise ConfigError(f"{name} must name a database, e.g. postgres://user@host:5432/auditlog")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{name} has an invalid port") from None
+    query = dict(pair.split("=", 1) for pair in parts.query.split("&") if "=" in pair)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(db_name),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": unquote(query.pop("host", parts.hostname or "")),
+        "PORT": str(port or ""),
+        "OPTIONS": query,
+    }
+
+
+def redis_url(name: str, default: str) -> str:
+    value = env_str(name, default)
+    if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+        raise ConfigError(f"{name} must be a redis:// URL, got {value!r}")
+    return value
+
+
+def http_url(name: str, default: str) -> str:
+    value = env_str(name, default)
+    if value and urlsplit(value).scheme not in {"http", "https"}:
+        raise ConfigError(f"{name} must be an http(s):// URL, got {value!r}")
+    return value

@@ -1,0 +1,21 @@
+"""Production settings: refuse development secrets and DEBUG, harden transport."""
+
+from .base import *  # noqa: F403
+from .base import DEV_SECRET_PREFIX, JWT_ALGORITHM, JWT_SIGNING_KEY, SECRET_KEY
+from .env import ConfigError, env_bool, env_int
+
+if DEBUG:  # noqa: F405
+    raise ConfigError("DJANGO_DEBUG must be false in production")
+if SECRET_KEY.startswith(DEV_SECRET_PREFIX) or len(SECRET_KEY) < 50:
+    raise ConfigError("DJANGO_SECRET_KEY must be a real secret of 50+ characters in production")
+if JWT_ALGORITHM == "HS256" and JWT_SIGNING_KEY.startswith(DEV_SECRET_PREFIX):
+    raise ConfigError("JWT_SIGNING_KEY must not be a development key in production")
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True

@@ -1,0 +1,18 @@
+"""Test settings: like local, but the test runner creates its own database.
+
+The test database is created and migrated as the owner role; tests/conftest.py
+then reconnects as the application role, so row-level security is in force.
+"""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://auditlog_owner@127.0.0.1:5432/auditlog")
+os.environ.setdefault("DJANGO_DEBUG", "false")
+os.environ.setdefault("SQS_ENDPOINT_URL", "http://127.0.0.1:9325")
+os.environ.setdefault("SQS_QUEUE_PREFIX", "auditlog-test-")
+
+from .local import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES["default"]["KEY_PREFIX"] = "auditlog-test"  # noqa: F405
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = "auditlog-test"  # noqa: F405

@@ -1,0 +1,25 @@
+"""Root URLs: health probes, the versioned API, its schema and docs, the admin."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import health, problems
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/v1/", include("accounts.api.urls")),
+    path("api/v1/", include("tenants.api.urls")),
+    path("api/v1/", include("logs.api.urls")),
+    path("admin/", admin.site.urls),
+    # Anything else under /api/ is a problem+json 404, whatever DEBUG says.
+    re_path(r"^api/", problems.not_found),
+]
+
+handler400 = problems.bad_request
+handler403 = problems.permission_denied
+handler404 = problems.not_found
+handler500 = problems.server_error

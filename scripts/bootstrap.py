@@ -1,0 +1,83 @@
+"""Make sure PostgreSQL has the project's database and roles, and Redis answers.
+
+Idempotent; run by `make run` and `make test` before anything else.
+  - the owner role (owns the tables, runs migrations, may create test databases)
+  - the application role (runtime connections; owns nothing, so row-level
+    security applies to it; never a superuser, never BYPASSRLS)
+  - the database, owned by the owner role
+Connects as a PostgreSQL administrator from PG_ADMIN_URL (default: the local
+`postgres` superuser over 127.0.0.1, trust auth as on the project's machines).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from urllib.parse import urlsplit
+
+import psycopg
+import redis
+from psycopg import sql
+
+ADMIN_URL = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+OWNER_URL = os.environ.get(
+    "DATABASE_OWNER_URL", "postgres://auditlog_owner@127.0.0.1:5432/auditlog"
+)
+APP_URL = os.environ.get("DATABASE_URL_APP", "postgres://auditlog_app@127.0.0.1:5432/auditlog")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _role_and_password(url: str) -> tuple[str, str | None]:
+    parts = urlsplit(url)
+    return parts.username or "", parts.password
+
+
+def ensure_role(conn, name: str, password: str | None, *, createdb: bool) -> None:
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name]).fetchone()
+    verb = "ALTER" if exists else "CREATE"
+    options = "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE " + (
+        "CREATEDB" if createdb else "NOCREATEDB"
+    )
+    statement = sql.SQL(verb + " ROLE {} " + options).format(sql.Identifier(name))
+    conn.execute(statement)
+    if password:
+        conn.execute(
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(name), sql.Literal(password))
+        )
+    print(f"postgresql: role {name} {'ok' if exists else 'created'}")
+
+
+def ensure_database(conn, name: str, owner: str) -> None:
+    exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+    if not exists:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(name), sql.Identifier(owner)
+            )
+        )
+    print(f"postgresql: database {name} {'ok' if exists else 'created'}")
+
+
+def main() -> int:
+    owner, owner_password = _role_and_password(OWNER_URL)
+    app, app_password = _role_and_password(APP_URL)
+    database = urlsplit(OWNER_URL).path.lstrip("/")
+    try:
+        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            ensure_role(conn, owner, owner_password, createdb=True)
+            ensure_role(conn, app, app_password, createdb=False)
+            ensure_database(conn, database, owner)
+    except psycopg.Error as exc:
+        print(f"postgresql: cannot prepare the database via PG_ADMIN_URL: {exc}", file=sys.stderr)
+        return 1
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        print(f"redis: no answer at REDIS_URL={REDIS_URL}: {exc}", file=sys.stderr)
+        return 1
+    print("redis: ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

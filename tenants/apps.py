@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class TenantsConfig(AppConfig):
+    name = "tenants"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from .db import _on_post_migrate
+
+        post_migrate.connect(_on_post_migrate, sender=self, dispatch_uid="tenants-grant-app-role")

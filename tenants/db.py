@@ -1,0 +1,39 @@
+"""Database roles: what the application role may do.
+
+The application connects as a role that owns nothing (DATABASE_APP_ROLE), so
+PostgreSQL row-level security applies to it. After every `migrate` (run as the
+owner) this grants it plain DML on the tables, nothing more: no TRUNCATE, no
+DDL, no ownership.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connections
+from psycopg import sql
+
+
+def grant_app_role(using: str = "default") -> bool:
+    """Grant the application role DML on every table; False when not applicable."""
+    role = settings.DATABASE_APP_ROLE
+    connection = connections[using]
+    if connection.settings_dict["USER"] == role:
+        return False  # connected as the app role itself: nothing to grant
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        if cursor.fetchone() is None:
+            return False
+        ident = sql.Identifier(role)
+        for statement in (
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}",
+            "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {}",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {}",
+        ):
+            cursor.execute(sql.SQL(statement).format(ident).as_string(cursor.connection))
+    return True
+
+
+def _on_post_migrate(sender, using: str = "default", **kwargs) -> None:
+    grant_app_role(using)

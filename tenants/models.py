@@ -1,0 +1,55 @@
+"""Tenants and the roles users hold in them."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+
+from .choices import Role
+
+TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+
+
+class Tenant(models.Model):
+    """A customer whose audit events are isolated from every other tenant's.
+
+    The slug `id` is chosen at creation and never changes: events, channel
+    groups, queue messages and archive paths all carry it.
+    """
+
+    id = models.CharField(
+        primary_key=True,
+        max_length=63,
+        validators=[RegexValidator(TENANT_ID_PATTERN, "Tenant id must be a lowercase slug.")],
+    )
+    name = models.CharField(max_length=200)
+    retention_days = models.PositiveIntegerField(
+        default=90, validators=[MinValueValidator(1), MaxValueValidator(36500)]
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class Membership(models.Model):
+    """A user's single role in one tenant (unique per user and tenant)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="membership_unique_user_tenant")
+        ]
+        ordering = ["tenant_id", "user_id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.tenant_id}:{self.role}"

@@ -1,0 +1,58 @@
+"""Shared fixtures: the database as the application role, and real processes.
+
+The test database is created and migrated as the owner role (as in
+production); then every test connects as the application role, so row-level
+security is in force in tests exactly as it is at run time.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+from django.conf import settings
+from django.db import connections
+from psycopg import sql
+
+from tests.processes import base_env
+
+pytest_plugins = ["tests.fixtures"]
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    connection = connections["default"]
+    owner = connection.settings_dict["USER"]
+    role = settings.DATABASE_APP_ROLE
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        # Test-only: transactional tests flush tables with TRUNCATE between tests.
+        cursor.execute(
+            sql.SQL("GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO {}")
+            .format(sql.Identifier(role))
+            .as_string(cursor.connection)
+        )
+    connection.close()
+    connection.settings_dict["USER"] = role
+    yield
+    connection.close()
+    connection.settings_dict["USER"] = owner
+
+
+@pytest.fixture(scope="session")
+def test_env(django_db_setup) -> dict[str, str]:
+    """Environment for subprocesses (servers, workers) that share the test database."""
+    return base_env()
+
+
+@pytest.fixture
+def python() -> str:
+    return sys.executable
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_env(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
