@@ -1,6 +1,78 @@
-"""Shared fixtures reused across the suite (the three-party tenant fixture lives here)."""
+"""Shared fixtures reused across the suite.
+
+`parties` is the three-party fixture every endpoint's cross-tenant test uses:
+tenant A with an admin, an auditor and a user; tenant B with a user and an
+admin; and a platform administrator. Clients carry real SimpleJWT tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.models import User
+from tenants.models import Membership, Tenant
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def make_user(username: str, *, superuser: bool = False) -> User:
+    if superuser:
+        return User.objects.create_superuser(username=username, password=PASSWORD)
+    return User.objects.create_user(username=username, password=PASSWORD)
+
+
+def bearer_client(user: User | None) -> APIClient:
+    """An API client authenticated with a real access token for `user` (None: anonymous)."""
+    client = APIClient()
+    if user is not None:
+        token = RefreshToken.for_user(user).access_token
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+@dataclass
+class Parties:
+    tenant_a: Tenant
+    tenant_b: Tenant
+    platform_admin: User
+    a_admin: User
+    a_auditor: User
+    a_user: User
+    b_admin: User
+    b_user: User
+    outsider: User  # authenticated, member of nothing
+
+    def client(self, name: str | None) -> APIClient:
+        """`parties.client("a_admin")`; None is anonymous."""
+        return bearer_client(getattr(self, name) if name else None)
+
+
+@pytest.fixture
+def parties(db) -> Parties:
+    tenant_a = Tenant.objects.create(id="tenant-a", name="Tenant A")
+    tenant_b = Tenant.objects.create(id="tenant-b", name="Tenant B")
+    users = {
+        "platform_admin": make_user("root", superuser=True),
+        "a_admin": make_user("alice"),
+        "a_auditor": make_user("arthur"),
+        "a_user": make_user("ursula"),
+        "b_admin": make_user("bianca"),
+        "b_user": make_user("bob"),
+        "outsider": make_user("oscar"),
+    }
+    for key, tenant, role in (
+        ("a_admin", tenant_a, "admin"),
+        ("a_auditor", tenant_a, "auditor"),
+        ("a_user", tenant_a, "user"),
+        ("b_admin", tenant_b, "admin"),
+        ("b_user", tenant_b, "user"),
+    ):
+        Membership.objects.create(user=users[key], tenant=tenant, role=role)
+    return Parties(tenant_a=tenant_a, tenant_b=tenant_b, **users)
 
 
 @pytest.fixture(scope="session")

@@ -234,3 +234,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Every request runs in one transaction: the tenant set for row-level security
+# is transaction-local, and a write is acknowledged only after its COMMIT.
+DATABASES["default"]["ATOMIC_REQUESTS"] = True

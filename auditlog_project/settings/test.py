@@ -2,17 +2,22 @@
 
 The test database is created and migrated as the owner role; tests/conftest.py
 then reconnects as the application role, so row-level security is in force.
+TEST_RUN_ID keeps parallel runs on one machine apart (database, queues, keys).
 """
 
 import os
 
+RUN_ID = os.environ.get("TEST_RUN_ID", "")
+_SUFFIX = f"_{RUN_ID}" if RUN_ID else ""
+
 os.environ.setdefault("DATABASE_URL", "postgres://auditlog_owner@127.0.0.1:5432/auditlog")
 os.environ.setdefault("DJANGO_DEBUG", "false")
 os.environ.setdefault("SQS_ENDPOINT_URL", "http://127.0.0.1:9325")
-os.environ.setdefault("SQS_QUEUE_PREFIX", "auditlog-test-")
+os.environ.setdefault("SQS_QUEUE_PREFIX", f"auditlog-test{_SUFFIX.replace('_', '-')}-")
 
 from .local import *  # noqa: E402,F403
 
+DATABASES["default"]["TEST"] = {"NAME": f"test_auditlog{_SUFFIX}"}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-CACHES["default"]["KEY_PREFIX"] = "auditlog-test"  # noqa: F405
-CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = "auditlog-test"  # noqa: F405
+CACHES["default"]["KEY_PREFIX"] = f"auditlog-test{_SUFFIX}"  # noqa: F405
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"auditlog-test{_SUFFIX}"  # noqa: F405

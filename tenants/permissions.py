@@ -1,0 +1,27 @@
+"""What each role may do in a tenant: the role matrix of the API contract."""
+
+from enum import StrEnum
+
+from .choices import Role
+
+
+class Operation(StrEnum):
+    CREATE_EVENTS = "create_events"
+    READ_EVENTS = "read_events"  # list, get, export, stats, stream
+    CLEANUP = "cleanup"
+    MANAGE_TENANT = "manage_tenant"  # view/patch the tenant, manage members
+
+
+ALLOWED_ROLES: dict[Operation, frozenset[str]] = {
+    Operation.CREATE_EVENTS: frozenset({Role.ADMIN, Role.USER}),
+    Operation.READ_EVENTS: frozenset({Role.ADMIN, Role.AUDITOR, Role.USER}),
+    Operation.CLEANUP: frozenset({Role.ADMIN}),
+    Operation.MANAGE_TENANT: frozenset({Role.ADMIN}),
+}
+
+PLATFORM_ADMIN = "platform_admin"
+
+
+def role_allows(role: str, operation: Operation) -> bool:
+    """Platform administrators may do everything in every tenant."""
+    return role == PLATFORM_ADMIN or role in ALLOWED_ROLES[operation]
