@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
@@ -39,11 +39,13 @@ def _run(check: Callable[[], None]) -> dict:
     return {"status": "up", "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
+@transaction.non_atomic_requests
 @require_GET
 def healthz(request) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+@transaction.non_atomic_requests
 @require_GET
 def readyz(request) -> JsonResponse:
     results = {name: _run(check) for name, check in CHECKS.items()}
