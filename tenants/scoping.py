@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -25,6 +26,7 @@ from .permissions import PLATFORM_ADMIN, Operation, role_allows
 
 TENANT_HEADER = "HTTP_X_TENANT_ID"
 NOT_ACCESSIBLE = "Tenant not found or not accessible."
+_SLUG = re.compile(TENANT_ID_PATTERN)
 
 
 class TenantNotAccessible(exceptions.PermissionDenied):
@@ -68,20 +70,22 @@ def _membership_tenants(user) -> list[Membership]:
     )
 
 
-def resolve_access(user, tenant_id: str | None) -> TenantAccess:
+def resolve_access(user, tenant_id: str | None, *, include_inactive: bool = False) -> TenantAccess:
     """The caller's access to `tenant_id` (implicit when they belong to one tenant).
 
     Raises TenantRequired (400) when the tenant cannot be inferred, and
     TenantNotAccessible (403) when it does not exist, is inactive, or the caller
     is not a member: these last three are indistinguishable from outside.
+    `include_inactive` lets platform administrators reach a deactivated tenant
+    (to reactivate it); members never can.
     """
     if tenant_id is None or tenant_id == "":
         return _implicit_access(user)
     if not isinstance(tenant_id, str) or not _valid_slug(tenant_id):
         raise TenantNotAccessible()
     if user.is_superuser:
-        tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
-        if tenant is None:
+        tenant = Tenant.objects.filter(pk=tenant_id).first()
+        if tenant is None or not (tenant.is_active or include_inactive):
             raise TenantNotAccessible()
         return TenantAccess(tenant=tenant, role=PLATFORM_ADMIN, username=user.get_username())
     membership = (
@@ -106,9 +110,7 @@ def _implicit_access(user) -> TenantAccess:
 
 
 def _valid_slug(value: str) -> bool:
-    import re
-
-    return re.fullmatch(TENANT_ID_PATTERN, value) is not None
+    return _SLUG.fullmatch(value) is not None
 
 
 def activate(tenant_id: str) -> None:
@@ -136,6 +138,9 @@ class TenantScopedAPIView(generics.GenericAPIView):
 
     tenant_operations: ClassVar[Mapping[str, Operation]] = {}
     scoped_model: ClassVar[type[models.Model] | None] = None
+    # Endpoints that address the tenant itself as an object answer 404 instead.
+    hidden_tenant_error: ClassVar[type[exceptions.APIException]] = TenantNotAccessible
+    include_inactive_tenants: ClassVar[bool] = False
     access: TenantAccess
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -154,7 +159,14 @@ class TenantScopedAPIView(generics.GenericAPIView):
         operation = self.tenant_operations.get(request.method or "")
         if operation is None:
             raise exceptions.MethodNotAllowed(request.method or "")
-        self.access = resolve_access(request.user, self.requested_tenant_id(request))
+        try:
+            self.access = resolve_access(
+                request.user,
+                self.requested_tenant_id(request),
+                include_inactive=self.include_inactive_tenants,
+            )
+        except TenantNotAccessible:
+            raise self.hidden_tenant_error(NOT_ACCESSIBLE) from None
         if not self.access.allows(operation):
             raise RoleNotAllowed()
         activate(self.access.tenant_id)

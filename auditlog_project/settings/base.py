@@ -16,6 +16,7 @@ from .env import (
     env_choice,
     env_int,
     env_list,
+    env_rate,
     env_str,
     http_url,
     redis_url,
@@ -238,3 +239,22 @@ LOGGING = {
 # Every request runs in one transaction: the tenant set for row-level security
 # is transaction-local, and a write is acknowledged only after its COMMIT.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+
+# --- Rate limits (fixed windows in Redis; 429 with Retry-After) --------------
+NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
+LOGIN_RATE_PER_USERNAME = env_rate("LOGIN_RATE_PER_USERNAME", "5/m")
+LOGIN_RATE_PER_IP = env_rate("LOGIN_RATE_PER_IP", "30/m")
+RATE_LIMIT_PER_USER = env_rate("RATE_LIMIT_PER_USER", "20000/m")
+RATE_LIMIT_PER_TENANT = env_rate("RATE_LIMIT_PER_TENANT", "60000/m")
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["auditlog_project.ratelimits.PrincipalRateThrottle"]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"RoleEnum": "tenants.choices.Role"}

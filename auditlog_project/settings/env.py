@@ -103,3 +103,13 @@ def http_url(name: str, default: str) -> str:
     if value and urlsplit(value).scheme not in {"http", "https"}:
         raise ConfigError(f"{name} must be an http(s):// URL, got {value!r}")
     return value
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate such as `5/m`, `100/s` or `1000/5m` (count per period)."""
+    import re
+
+    value = env_str(name, default)
+    if not re.fullmatch(r"\d+/\d*[smhd]", value):
+        raise ConfigError(f"{name} must be a rate like 100/m, got {value!r}")
+    return value

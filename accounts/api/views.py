@@ -1,0 +1,134 @@
+"""Auth and identity endpoints: token, refresh, logout, me, users."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions, status
+from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from auditlog_project import ratelimits
+from auditlog_project.openapi import problem_responses
+
+from ..selectors import user_identity
+from ..services import user_create
+from .serializers import (
+    LogoutSerializer,
+    MeSerializer,
+    TokenObtainSerializer,
+    TokenPairResponseSerializer,
+    TokenRefreshRotatingSerializer,
+    UserCreateSerializer,
+    UserSerializer,
+)
+
+
+class IsPlatformAdmin(permissions.BasePermission):
+    message = "Only platform administrators may do this."
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.is_superuser)
+
+
+def _login_limits(request) -> list[tuple[str, str, str]]:
+    username = request.data.get("username") if isinstance(request.data, dict) else None
+    limits = [("login-ip", ratelimits.client_ip(request), settings.LOGIN_RATE_PER_IP)]
+    if isinstance(username, str) and username:
+        limits.append(("login-user", username.lower()[:150], settings.LOGIN_RATE_PER_USERNAME))
+    return limits
+
+
+@extend_schema(
+    tags=["auth"],
+    auth=[],
+    responses={200: TokenPairResponseSerializer, **problem_responses(400, 401, 429)},
+)
+class TokenView(TokenObtainPairView):
+    """Exchange a username and password for tokens; failures are rate limited.
+
+    Failed attempts count per username and per client IP; past either limit the
+    endpoint answers 429 with Retry-After until the window ends, even for the
+    right password, so guessing cannot continue.
+    """
+
+    serializer_class = TokenObtainSerializer
+    throttle_classes: list = []
+
+    def post(self, request, *args, **kwargs):
+        limits = _login_limits(request)
+        for group, value, rate in limits:
+            ratelimits.check(request, group, value, rate, increment=False)
+        try:
+            return super().post(request, *args, **kwargs)
+        except AuthenticationFailed:
+            for group, value, rate in limits:
+                ratelimits.count(request, group, value, rate)
+            raise
+
+
+@extend_schema(
+    tags=["auth"],
+    auth=[],
+    responses={200: TokenPairResponseSerializer, **problem_responses(400, 401)},
+)
+class TokenRefreshRotatingView(TokenRefreshView):
+    """Exchange a refresh token for a new access token and a new refresh token.
+
+    The old refresh token is blacklisted (rotation), so it works only once.
+    """
+
+    serializer_class = TokenRefreshRotatingSerializer
+
+
+class LogoutView(APIView):
+    """Blacklist the caller's refresh token: it cannot be used again."""
+
+    @extend_schema(
+        tags=["auth"],
+        request=LogoutSerializer,
+        responses={
+            204: OpenApiResponse(description="Logged out"),
+            **problem_responses(400, 401, 403),
+        },
+    )
+    def post(self, request):
+        serializer = LogoutSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            token = RefreshToken(serializer.validated_data["refresh"])
+        except TokenError as exc:
+            raise ValidationError({"refresh": [str(exc)]}, code="invalid_token") from None
+        if str(token.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])) != str(request.user.pk):
+            raise PermissionDenied("This refresh token belongs to another user.")
+        token.blacklist()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    """Who the caller is: username, platform administrator flag, tenant roles."""
+
+    @extend_schema(tags=["auth"], responses={200: MeSerializer, **problem_responses(401)})
+    def get(self, request):
+        return Response(user_identity(user=request.user))
+
+
+class UserCreateView(APIView):
+    """Create a user (platform administrators only); roles are granted per tenant."""
+
+    permission_classes = [IsPlatformAdmin]
+
+    @extend_schema(
+        tags=["users"],
+        request=UserCreateSerializer,
+        responses={201: UserSerializer, **problem_responses(400, 401, 403, 409)},
+    )
+    def post(self, request):
+        serializer = UserCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = user_create(**serializer.validated_data)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)

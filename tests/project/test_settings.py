@@ -1,0 +1,71 @@
+"""Configuration from the environment: a bad value stops start-up with one clear line."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD_PRODUCTION = {
+    "DJANGO_SETTINGS_MODULE": "auditlog_project.settings.production",
+    "DJANGO_SECRET_KEY": "p" * 64,
+    "JWT_SIGNING_KEY": "j" * 48,
+    "DATABASE_URL": "postgres://auditlog_app@127.0.0.1:5432/auditlog",
+}
+
+
+def start(env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "JWT_"))}
+    clean.pop("DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_good_production_settings_start():
+    result = start(GOOD_PRODUCTION)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "variable"),
+    [
+        ({"DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY"),
+        ({"DJANGO_SECRET_KEY": "insecure-dev-" + "x" * 60}, "DJANGO_SECRET_KEY"),
+        ({"JWT_SIGNING_KEY": "short"}, "JWT_SIGNING_KEY"),
+        ({"JWT_SIGNING_KEY": "insecure-dev-" + "x" * 40}, "JWT_SIGNING_KEY"),
+        ({"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG"),
+        ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL"),
+        ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgres://x@y:notaport/z"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgres://x@y:5432/"}, "DATABASE_URL"),
+        ({"REDIS_URL": "http://nope"}, "REDIS_URL"),
+        ({"SQS_ENDPOINT_URL": "ftp://x"}, "SQS_ENDPOINT_URL"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"DATABASE_CONN_MAX_AGE": "soon"}, "DATABASE_CONN_MAX_AGE"),
+        ({"BULK_MAX_EVENTS": "0"}, "BULK_MAX_EVENTS"),
+        ({"LOGIN_RATE_PER_IP": "lots"}, "LOGIN_RATE_PER_IP"),
+        ({"JWT_ALGORITHM": "none"}, "JWT_ALGORITHM"),
+        ({"JWT_ALGORITHM": "RS256"}, "JWT_PRIVATE_KEY"),
+    ],
+)
+def test_bad_configuration_stops_with_one_line_naming_the_variable(override, variable):
+    result = start({**GOOD_PRODUCTION, **override})
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("configuration error: ")
+    assert variable in lines[0]
+
+
+def test_local_settings_accept_development_defaults():
+    result = start({"DJANGO_SETTINGS_MODULE": "auditlog_project.settings.local"})
+    assert result.returncode == 0, result.stderr
