@@ -1,3 +1,9 @@
-"""WebSocket routes (the live stream is added by the stream work)."""
+"""WebSocket routes: the live event stream."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from .consumers import EventStreamConsumer
+
+websocket_urlpatterns = [
+    path("api/v1/logs/stream", EventStreamConsumer.as_asgi()),
+]

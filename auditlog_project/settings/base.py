@@ -258,3 +258,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"RoleEnum": "tenants.choices.Role"}
+
+# --- Live stream --------------------------------------------------------------
+# A subscriber that cannot take a message within this many seconds is closed
+# (4408); until then the channel layer keeps at most CHANNELS_CAPACITY messages
+# per subscriber and drops newer ones, so memory stays bounded.
+STREAM_SEND_TIMEOUT = env_int("STREAM_SEND_TIMEOUT", 5, minimum=1)

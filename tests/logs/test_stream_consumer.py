@@ -1,0 +1,217 @@
+"""The stream consumer in process, over the real Redis channel layer.
+
+End-to-end tests against a running server (HTTP write -> WebSocket push) live in
+test_stream_live.py; these cover the handshake rules and the filters.
+"""
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.testing import WebsocketCommunicator
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+
+from auditlog_project.asgi import application
+from logs import consumers
+from logs.stream import BadFilter, StreamFilter, publish
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def event(**fields):
+    base = {"id": "e1", "tenant_id": "tenant-a", "user_id": "ursula", "action": "LOGIN"}
+    base.update(severity="INFO", resource_type="session")
+    base.update(fields)
+    return base
+
+
+def token(user) -> str:
+    return str(AccessToken.for_user(user))
+
+
+async def connect(query: str) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, f"/api/v1/logs/stream?{query}")
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    return communicator
+
+
+async def subscribed(query: str) -> WebsocketCommunicator:
+    communicator = await connect(query)
+    hello = json.loads(await communicator.receive_from(timeout=5))
+    assert hello["type"] == "subscribed"
+    return communicator
+
+
+async def close_code(communicator: WebsocketCommunicator) -> int:
+    message = await communicator.receive_output(timeout=5)
+    while message["type"] != "websocket.close":
+        message = await communicator.receive_output(timeout=5)
+    return message.get("code")
+
+
+async def received_ids(communicator: WebsocketCommunicator) -> list[str]:
+    ids = []
+    while not await communicator.receive_nothing(timeout=0.3):
+        ids.append(json.loads(await communicator.receive_from())["event"]["id"])
+    return ids
+
+
+publish_async = sync_to_async(publish)
+
+
+def test_auditor_receives_its_tenants_events_and_never_anothers(parties):
+    async def scenario():
+        ws = await subscribed(f"tenant_id=tenant-a&token={token(parties.a_auditor)}")
+        await publish_async("tenant-b", [event(id="foreign", tenant_id="tenant-b")])
+        await publish_async("tenant-a", [event(id="mine")])
+        message = json.loads(await ws.receive_from(timeout=5))
+        assert message == {"type": "event", "event": event(id="mine")}
+        assert await ws.receive_nothing(timeout=0.3)
+        await ws.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_filters_select_events_on_the_server(parties):
+    async def scenario():
+        query = "tenant_id=tenant-a&severity=error,critical&action=delete"
+        query += f"&token={token(parties.a_admin)}"
+        ws = await subscribed(query)
+        await publish_async(
+            "tenant-a",
+            [
+                event(id="1", severity="ERROR", action="DELETE"),
+                event(id="2", severity="INFO", action="DELETE"),
+                event(id="3", severity="CRITICAL", action="DELETE"),
+                event(id="4", severity="ERROR", action="LOGIN"),
+            ],
+        )
+        assert await received_ids(ws) == ["1", "3"]
+        await ws.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_the_user_role_only_receives_its_own_events(parties):
+    async def scenario():
+        ws = await subscribed(f"token={token(parties.a_user)}")  # implicit single tenant
+        await publish_async("tenant-a", [event(id="own"), event(id="other", user_id="alice")])
+        assert await received_ids(ws) == ["own"]
+        await ws.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_auth_by_first_message(parties):
+    async def scenario():
+        ws = await connect("tenant_id=tenant-a")
+        await ws.send_to(text_data=json.dumps({"type": "auth", "token": token(parties.a_admin)}))
+        assert json.loads(await ws.receive_from(timeout=5))["type"] == "subscribed"
+        await publish_async("tenant-a", [event(id="x")])
+        assert await received_ids(ws) == ["x"]
+        await ws.disconnect()
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("tenant_id=tenant-a&token=garbage", 4401),
+        ("tenant_id=tenant-a&token={refresh}", 4401),
+        ("tenant_id=tenant-b&token={access}", 4403),
+        ("tenant_id=no-such-tenant&token={access}", 4403),
+        ("tenant_id=tenant-a&severity=LOUD&token={access}", 4400),
+        ("tenant_id=tenant-a&action=not%20an%20action&token={access}", 4400),
+    ],
+)
+def test_refusals_close_with_the_contract_codes(parties, query, code):
+    query = query.format(
+        access=token(parties.a_auditor), refresh=str(RefreshToken.for_user(parties.a_auditor))
+    )
+
+    async def scenario():
+        ws = await connect(query)
+        assert await close_code(ws) == code
+
+    async_to_sync(scenario)()
+
+
+def test_user_role_asking_for_someone_elses_events_is_forbidden(parties):
+    async def scenario():
+        ws = await connect(f"user_id=alice&token={token(parties.a_user)}")
+        assert await close_code(ws) == 4403
+
+    async_to_sync(scenario)()
+
+
+def test_a_multi_tenant_caller_without_tenant_is_4400(parties):
+    async def scenario():
+        ws = await connect(f"token={token(parties.platform_admin)}")
+        assert await close_code(ws) == 4400
+
+    async_to_sync(scenario)()
+
+
+def test_a_bad_or_missing_auth_message_is_4401(parties, monkeypatch):
+    monkeypatch.setattr(consumers, "AUTH_TIMEOUT", 0.2)
+
+    async def scenario():
+        ws = await connect("tenant_id=tenant-a")
+        await ws.send_to(text_data="not json")
+        assert await close_code(ws) == 4401
+        silent = await connect("tenant_id=tenant-a")
+        assert await close_code(silent) == 4401
+
+    async_to_sync(scenario)()
+
+
+def test_an_expired_token_stops_the_stream(parties, monkeypatch):
+    async def scenario():
+        ws = await subscribed(f"tenant_id=tenant-a&token={token(parties.a_admin)}")
+        monkeypatch.setattr(consumers, "now", lambda: 10**12)
+        await publish_async("tenant-a", [event()])
+        assert await close_code(ws) == 4401
+
+    async_to_sync(scenario)()
+
+
+def test_a_client_that_does_not_read_is_disconnected(parties, monkeypatch, settings):
+    settings.STREAM_SEND_TIMEOUT = 0.1
+
+    async def stuck(self, *args, **kwargs):
+        await asyncio.sleep(10)
+
+    async def scenario():
+        ws = await subscribed(f"tenant_id=tenant-a&token={token(parties.a_admin)}")
+        monkeypatch.setattr(consumers.AsyncWebsocketConsumer, "send", stuck)
+        await publish_async("tenant-a", [event()])
+        assert await close_code(ws) == 4408
+
+    async_to_sync(scenario)()
+
+
+def test_stream_filter_parsing():
+    wanted = StreamFilter.from_params({"severity": "warning, error", "resource_type": "doc"})
+    assert wanted.severity == {"WARNING", "ERROR"}
+    assert wanted.matches(event(severity="ERROR", resource_type="doc"))
+    assert not wanted.matches(event(severity="INFO", resource_type="doc"))
+    with pytest.raises(BadFilter):
+        StreamFilter.from_params({"user_id": "x" * 300})
+    with pytest.raises(PermissionError):
+        StreamFilter.from_params({"user_id": "alice"}).restricted_to("ursula")
+
+
+def test_publish_never_fails_the_writer(monkeypatch, caplog):
+    import logs.stream as stream
+
+    class Broken:
+        async def group_send(self, *args):
+            raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(stream, "get_channel_layer", lambda: Broken())
+    publish("tenant-a", [event()])
+    publish("tenant-a", [])
+    assert "stream publish failed" in caplog.text
