@@ -83,7 +83,7 @@ TEMPLATES = [
 # --- PostgreSQL -------------------------------------------------------------
 # DATABASE_URL is the runtime connection: the application role, which does not
 # own the tables, so row-level security applies to it. Migrations run with
-# DATABASE_OWNER_URL (see scripts/migrate and docs/operations.md).
+# DATABASE_OWNER_URL (see scripts/run.sh and docs/operations.md).
 DATABASES = {"default": database_from_url("DATABASE_URL", env_str("DATABASE_URL"))}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
