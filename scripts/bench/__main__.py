@@ -1,0 +1,174 @@
+"""`make bench`: seed N events across 100 tenants, then measure against baselines.
+
+    python scripts/bench [--events N] [--reuse] [--no-docs]
+
+Everything runs in one go on this machine, in a database of its own
+(auditlog_bench): raw COPY (the ingest ceiling), bulk ingest over HTTP, single
+POSTs at 32 clients (wrk), search shapes over HTTP and the same SQL run
+directly (the search ceiling), and the serving comparison (WSGI vs ASGI).
+The table goes to stdout and into docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import load  # noqa: E402
+import seed  # noqa: E402
+import servers  # noqa: E402
+from data import EventFactory, tenant_ids  # noqa: E402
+
+DATABASE = os.environ.get("BENCH_DATABASE", "auditlog_bench")
+APP_URL = f"postgres://auditlog_app@127.0.0.1:5432/{DATABASE}"
+OWNER_URL = f"postgres://auditlog_owner@127.0.0.1:5432/{DATABASE}"
+WEB_PORT, ALT_PORT = 8390, 8391
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=int(os.environ.get("BENCH_EVENTS", 1_000_000)))
+    parser.add_argument("--tenants", type=int, default=100)
+    parser.add_argument("--bulk-events", type=int, default=int(os.environ.get("BENCH_BULK_EVENTS", 200_000)))
+    parser.add_argument("--single-seconds", type=int, default=20)
+    parser.add_argument("--search-requests", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 4)))
+    parser.add_argument("--reuse", action="store_true", help="keep a database seeded with N events")
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md")
+    return parser.parse_args()
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+def prepare(args, env) -> tuple[dict, EventFactory]:
+    now = datetime.now(UTC)
+    factory = EventFactory(seed=42, tenants=tenant_ids(args.tenants), now=now)
+    result: dict = {}
+    if args.reuse and seed.event_count(DATABASE) >= args.events:
+        log(f"reusing {DATABASE} ({seed.event_count(DATABASE)} events); no COPY figure this run")
+        return result, factory
+    log(f"creating {DATABASE} and migrating as the owner role")
+    seed.recreate(DATABASE, "auditlog_owner")
+    seed.migrate(OWNER_URL, env)
+    seed.ensure_partitions(DATABASE, days=31)
+    log(f"generating {args.events:,} events")
+    path = seed.write_copy_file(factory, args.events)
+    try:
+        log("raw COPY into logs_event (the ingest ceiling)")
+        seconds = seed.copy_file(DATABASE, path)
+    finally:
+        path.unlink()
+    result["copy"] = {"events": args.events, "seconds": seconds, "rate": args.events / seconds}
+    log(f"COPY: {result['copy']['rate']:,.0f} rows/s; VACUUM ANALYZE")
+    seed.analyze(DATABASE)
+    return result, factory
+
+
+def django_setup(env: dict) -> None:
+    os.environ.update({k: v for k, v in env.items() if k not in os.environ or k in env})
+    import django
+
+    django.setup()
+
+
+def principal(tenants: list[str]) -> str:
+    """Tenants rows and a platform administrator; returns its access token."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.models import User
+    from tenants.models import Tenant
+
+    Tenant.objects.bulk_create(
+        [Tenant(id=t, name=t, retention_days=3650) for t in tenants], ignore_conflicts=True
+    )
+    user = User.objects.filter(username="bench").first()
+    if user is None:
+        user = User.objects.create_superuser(username="bench", password=None)
+    return str(AccessToken.for_user(user))
+
+
+def bulk_bodies(factory: EventFactory, total: int, size: int = 1000) -> list[bytes]:
+    bodies = []
+    for _ in range(total // size):
+        tenant = factory.tenant()
+        events = [factory.event(tenant) for _ in range(size)]
+        for event in events:
+            event.pop("tenant_id")
+        bodies.append(json.dumps({"tenant_id": tenant, "events": events}).encode())
+    return bodies
+
+
+def main() -> int:
+    args = parse_args()
+    env = servers.env_for(APP_URL)
+    results, factory = prepare(args, env)
+    django_setup(env)
+    tenants = tenant_ids(args.tenants)
+    token = principal(tenants)
+
+    import searches  # needs Django
+
+    bodies = bulk_bodies(factory, args.bulk_events)
+    with servers.wsgi(env, WEB_PORT, args.workers):
+        log(f"bulk ingest over HTTP: {args.bulk_events:,} events in batches of 1000, 4 clients")
+        results["bulk"] = load.bulk_ingest(WEB_PORT, token, bodies, threads=4)
+        log(f"bulk: {results['bulk']['rate']:,.0f} events/s")
+        log(f"single POSTs: 32 clients for {args.single_seconds}s (wrk)")
+        results["single_wsgi"] = load.single_posts(WEB_PORT, token, tenants[:20], args.single_seconds, 32)
+        log(f"single: {results['single_wsgi']['rate']:,.0f} events/s")
+        seed.analyze(DATABASE)
+        log("search shapes over HTTP and the same SQL directly")
+        results["search"] = searches.run(WEB_PORT, token, tenants, args.search_requests)
+    with servers.asgi(env, ALT_PORT, workers=2):
+        log("serving comparison: the same single POSTs against one ASGI server")
+        results["single_asgi"] = load.single_posts(ALT_PORT, token, tenants[:20], args.single_seconds, 32)
+    report = render(args, results)
+    print(report)
+    if not args.no_docs:
+        write_docs(report)
+    return 0
+
+
+def render(args, r: dict) -> str:
+    from report import render as render_table
+
+    return render_table(args, r, machine())
+
+
+def machine() -> str:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores, {mem:.0f} GiB, {platform.python_version()}, commit {commit}"
+
+
+def write_docs(report: str) -> None:
+    path = ROOT / "docs" / "performance.md"
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    text = path.read_text() if path.exists() else f"# Performance\n\n{start}\n{end}\n"
+    if start not in text:
+        text += f"\n{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{report}\n{end}{tail}")
+    log(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    code = main()
+    log(f"done in {time.perf_counter() - started:.0f}s")
+    sys.exit(code)

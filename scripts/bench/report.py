@@ -1,0 +1,58 @@
+"""The benchmark's Markdown table, printed and written to docs/performance.md."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def _f(value: float, digits: int = 1) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def render(args, r: dict, machine: str) -> str:
+    lines = [
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine}; "
+        f"{args.events:,} events across {args.tenants} tenants; "
+        f"`make bench` (`python scripts/bench --events {args.events}`), "
+        f"{args.workers} WSGI workers.",
+        "",
+        "| measure | result | baseline (same run) | ratio / goal |",
+        "|---|---|---|---|",
+    ]
+    copy = r.get("copy")
+    bulk = r["bulk"]
+    if copy:
+        lines.append(
+            f"| raw COPY into logs_event (ceiling) | {_f(copy['rate'], 0)} rows/s "
+            f"({copy['events']:,} rows in {_f(copy['seconds'])} s) | - | - |"
+        )
+        ratio = bulk["rate"] / copy["rate"]
+        verdict = "meets" if ratio >= 0.6 else "misses"
+        bulk_base, bulk_ratio = f"COPY {_f(copy['rate'], 0)} rows/s", f"{ratio:.0%} ({verdict} >= 60%)"
+    else:
+        bulk_base, bulk_ratio = "(no COPY: --reuse)", "-"
+    lines.append(
+        f"| bulk ingest over HTTP (1000/request, 4 clients) | {_f(bulk['rate'], 0)} events/s "
+        f"(request p50 {_f(bulk['p50_ms'])} ms, p95 {_f(bulk['p95_ms'])} ms) | {bulk_base} | {bulk_ratio} |"
+    )
+    for key, label in (("single_wsgi", "WSGI (gunicorn sync)"), ("single_asgi", "ASGI (uvicorn, 2 workers)")):
+        s = r.get(key)
+        if not s:
+            continue
+        ok = "meets" if s["rate"] >= 1000 and s["p99_ms"] < 100 else "misses"
+        lines.append(
+            f"| single POST, 32 clients, {label} | {_f(s['rate'], 0)} events/s; p50 {_f(s['p50_ms'])} "
+            f"/ p95 {_f(s['p95_ms'])} / p99 {_f(s['p99_ms'])} ms; {s['errors']} errors | - | "
+            f"{ok} >= 1000/s, p99 < 100 ms |"
+        )
+    for row in r["search"]:
+        h, d = row["http"], row["direct"]
+        ok = "meets" if h["p95_ms"] < 50 else "misses"
+        lines.append(
+            f"| search: {row['shape']} ({h['n']} requests, {_f(row['mean_rows'], 0)} rows/page) | "
+            f"p50 {_f(h['p50_ms'])} / p95 {_f(h['p95_ms'])} ms | SQL direct p50 {_f(d['p50_ms'])} "
+            f"/ p95 {_f(d['p95_ms'])} ms | {ok} p95 < 50 ms |"
+        )
+    for extra in r.get("extra_rows", []):
+        lines.append(extra)
+    return "\n".join(lines)

@@ -1,0 +1,89 @@
+"""The benchmark database: created fresh, migrated as the owner, seeded by COPY.
+
+The seeding COPY is also the ingest ceiling: the same rows, into the same
+table, by the fastest path PostgreSQL has. It runs as a superuser (COPY FROM is
+not allowed under row-level security, which binds the application role).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from data import COPY_COLUMNS, EventFactory, copy_line
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_URL = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def admin_url(database: str) -> str:
+    return ADMIN_URL.rsplit("/", 1)[0] + "/" + database
+
+
+def recreate(database: str, owner: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(owner))
+        )
+
+
+def event_count(database: str) -> int:
+    try:
+        with psycopg.connect(admin_url(database)) as conn:
+            return conn.execute("SELECT count(*) FROM logs_event").fetchone()[0]
+    except psycopg.Error:
+        return -1
+
+
+def migrate(owner_url: str, env: dict) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env={**env, "DATABASE_URL": owner_url},
+        check=True,
+    )
+
+
+def ensure_partitions(database: str, days: int) -> None:
+    today = datetime.now(UTC).date()
+    with psycopg.connect(admin_url(database), autocommit=True) as conn:
+        conn.execute(
+            "SELECT auditlog_ensure_partitions(%s, %s)",
+            [today - timedelta(days=days + 1), today + timedelta(days=2)],
+        )
+
+
+def write_copy_file(factory: EventFactory, count: int) -> Path:
+    received_at = datetime.now(UTC).isoformat()
+    handle = tempfile.NamedTemporaryFile("w", suffix=".copy", delete=False, dir=ROOT / ".run")
+    with handle:
+        for _ in range(count):
+            handle.write(copy_line(factory.event(factory.tenant()), received_at))
+    return Path(handle.name)
+
+
+def copy_file(database: str, path: Path) -> float:
+    """COPY the file into logs_event; returns seconds spent in COPY."""
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in COPY_COLUMNS)
+    statement = sql.SQL("COPY logs_event ({}) FROM STDIN").format(columns)
+    with psycopg.connect(admin_url(database)) as conn, conn.cursor() as cursor:
+        started = time.perf_counter()
+        with cursor.copy(statement) as copy, path.open("rb") as source:
+            while block := source.read(1 << 20):
+                copy.write(block)
+        conn.commit()
+        return time.perf_counter() - started
+
+
+def analyze(database: str) -> None:
+    with psycopg.connect(admin_url(database), autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) logs_event")

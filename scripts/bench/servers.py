@@ -1,0 +1,97 @@
+"""The service processes the benchmark drives, started like `make run` starts them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}; see .run/bench-*.log")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+@contextmanager
+def process(name: str, args: list[str], env: dict, port: int | None = None):
+    log = open(ROOT / ".run" / f"bench-{name}.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        if port:
+            wait_for_port(port, proc)
+            time.sleep(1.0)  # let every worker finish booting
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def wsgi(env: dict, port: int, workers: int):
+    args = [str(VENV_BIN / "gunicorn"), "auditlog_project.wsgi:application"]
+    args += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync"]
+    args += ["--timeout", "300", "--log-level", "warning"]
+    return process(f"wsgi-{port}", args, env, port)
+
+
+def asgi(env: dict, port: int, workers: int):
+    args = [sys.executable, "-m", "uvicorn", "auditlog_project.asgi:application"]
+    args += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    args += ["--no-access-log", "--lifespan", "off", "--log-level", "warning"]
+    return process(f"asgi-{port}", args, {**env, "DATABASE_CONN_MAX_AGE": "0"}, port)
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process and its children (gunicorn workers), KiB."""
+    total = 0
+    pids = [pid] + _children(pid)
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        out = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return []
+    kids = [int(c) for c in out]
+    return kids + [g for k in kids for g in _children(k)]
+
+
+def env_for(database_url: str, extra: dict | None = None) -> dict:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="auditlog_project.settings.local",
+        DJANGO_DEBUG="false",
+        LOG_LEVEL="WARNING",
+        RATE_LIMIT_PER_USER="100000000/m",
+        RATE_LIMIT_PER_TENANT="100000000/m",
+        JWT_ACCESS_MINUTES="240",
+    )
+    env.update(extra or {})
+    return env
