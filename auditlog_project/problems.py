@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, Suspicio
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from rest_framework.views import set_rollback
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +123,12 @@ def _as_api_exception(exc: Exception) -> exceptions.APIException | None:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response:
-    """DRF exception handler: every error becomes application/problem+json."""
+    """DRF exception handler: every error becomes application/problem+json.
+
+    Like DRF's own handler it rolls back the request transaction (ATOMIC_REQUESTS):
+    an error response never commits half of a request's writes.
+    """
+    set_rollback()
     api_exc = _as_api_exception(exc)
     if api_exc is None:
         logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
