@@ -14,7 +14,6 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, Suspicio
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +127,8 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     Like DRF's own handler it rolls back the request transaction (ATOMIC_REQUESTS):
     an error response never commits half of a request's writes.
     """
+    from rest_framework.views import set_rollback  # views import the parsers, which import us
+
     set_rollback()
     api_exc = _as_api_exception(exc)
     if api_exc is None:

@@ -45,7 +45,7 @@ INSERT_SQL = """
            i.resource_type, i.resource_id, i.severity, i.ip_address, i.user_agent, i.message,
            i.before, i.after, i.metadata, i.request_id
     FROM input AS i JOIN new_keys USING (id)
-    RETURNING id
+    RETURNING id, host(ip_address)
 """
 STORED_KEYS_SQL = """
     SELECT id, "timestamp", content_hash FROM logs_event_key
@@ -104,14 +104,14 @@ def _store(access: TenantAccess, events: list[NewEvent]) -> tuple[list[dict], li
     received_at = timezone.now()
     inserted = _insert(tenant_id, events, received_at)
     existing = _check_duplicates(tenant_id, [e for e in events if e.id not in inserted])
-    rows = [_row(tenant_id, e, received_at) for e in events if e.id in inserted]
+    rows = [_row(tenant_id, e, received_at, inserted[e.id]) for e in events if e.id in inserted]
     if rows:
         transaction.on_commit(lambda: events_committed(tenant_id, rows))
     return rows, existing
 
 
-def _insert(tenant_id: str, events: list[NewEvent], received_at: datetime) -> set[UUID]:
-    """Insert the events whose id is new for the tenant; the ids inserted."""
+def _insert(tenant_id: str, events: list[NewEvent], received_at: datetime) -> dict:
+    """Insert the events whose id is new for the tenant; {id: ip as PostgreSQL writes it}."""
     params = {
         "tenant": tenant_id,
         "received_at": received_at,
@@ -134,7 +134,7 @@ def _insert(tenant_id: str, events: list[NewEvent], received_at: datetime) -> se
     }
     with connection.cursor() as cursor:
         cursor.execute(INSERT_SQL, params)
-        return {row[0] for row in cursor.fetchall()}
+        return dict(cursor.fetchall())
 
 
 def _check_duplicates(tenant_id: str, retries: list[NewEvent]) -> list[tuple]:
@@ -157,8 +157,8 @@ def _check_duplicates(tenant_id: str, retries: list[NewEvent]) -> list[tuple]:
     return [stored[e.id] for e in retries]
 
 
-def _row(tenant_id: str, e: NewEvent, received_at: datetime) -> dict:
-    """The stored event in the shape selectors return."""
+def _row(tenant_id: str, e: NewEvent, received_at: datetime, ip: str | None) -> dict:
+    """The stored event in the shape selectors return (the ip as PostgreSQL spells it)."""
     return {
         "id": e.id,
         "tenant_id": tenant_id,
@@ -170,7 +170,7 @@ def _row(tenant_id: str, e: NewEvent, received_at: datetime) -> dict:
         "resource_type": e.resource_type,
         "resource_id": e.resource_id,
         "severity": e.severity,
-        "ip_address": e.ip_address,
+        "ip_address": ip,
         "user_agent": e.user_agent,
         "message": e.message,
         "before": e.before,

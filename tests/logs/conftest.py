@@ -42,3 +42,15 @@ def seed(parties, tenant: str, events: list[dict]) -> list[str]:
     )
     assert response.status_code == 201, response.json()
     return response.json()["ids"]
+
+
+def stored(tenant_id: str = "tenant-a"):
+    """The tenant's stored events, read as the application role under RLS."""
+    from django.db import transaction
+
+    from logs.models import Event
+    from tenants.scoping import activate
+
+    with transaction.atomic():
+        activate(tenant_id)
+        return list(Event.objects.values("id", "tenant_id", "action", "user_id", "timestamp"))
