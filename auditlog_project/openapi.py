@@ -1,32 +1,48 @@
-"""OpenAPI pieces shared by every endpoint: the problem+json error documents."""
+"""OpenAPI pieces shared by every app: the problem+json error documents."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
-from .problems import TITLES
+from .problems import PROBLEM_CONTENT_TYPE
 
-
-class FieldErrorSerializer(serializers.Serializer):
-    field = serializers.CharField(help_text="Path of the bad field, e.g. events[3].ip_address")
-    message = serializers.CharField()
-    code = serializers.CharField()
+DESCRIPTIONS = {
+    400: "Invalid input; `errors` names every bad field.",
+    401: "No, expired or invalid access token.",
+    403: "Not allowed (an inaccessible tenant looks exactly like a missing one).",
+    404: "Not found or not visible to the caller.",
+    409: "Conflicts with stored state.",
+    413: "The body or the batch is too large.",
+    415: "The body is not application/json.",
+}
 
 
 class ProblemSerializer(serializers.Serializer):
-    """RFC 9457 problem details (media type application/problem+json)."""
+    """RFC 9457 problem details."""
 
     type = serializers.URLField()
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField()
-    errors = FieldErrorSerializer(many=True, required=False)
 
 
-def problem_responses(*codes: int) -> dict[int, OpenApiResponse]:
-    """`responses=` entries documenting the given error statuses as problem+json."""
+class ProblemFieldErrorSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="Path of the field, e.g. `events[3].ip_address`.")
+    message = serializers.CharField()
+    code = serializers.CharField()
+
+
+class ValidationProblemSerializer(ProblemSerializer):
+    errors = ProblemFieldErrorSerializer(many=True)
+
+
+def problem_responses(*statuses: int) -> dict:
+    """`extend_schema(responses=...)` entries for these error statuses."""
     return {
-        code: OpenApiResponse(response=ProblemSerializer, description=TITLES.get(code, "Error"))
-        for code in codes
+        (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(
+            ValidationProblemSerializer if status == 400 else ProblemSerializer,
+            description=DESCRIPTIONS.get(status, ""),
+        )
+        for status in statuses
     }

@@ -122,7 +122,14 @@ def _as_api_exception(exc: Exception) -> exceptions.APIException | None:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response:
-    """DRF exception handler: every error becomes application/problem+json."""
+    """DRF exception handler: every error becomes application/problem+json.
+
+    Like DRF's own handler it rolls back the request transaction (ATOMIC_REQUESTS):
+    an error response never commits half of a request's writes.
+    """
+    from rest_framework.views import set_rollback  # views import the parsers, which import us
+
+    set_rollback()
     api_exc = _as_api_exception(exc)
     if api_exc is None:
         logger.exception("unhandled error in %s", context.get("view").__class__.__name__)

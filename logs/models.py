@@ -1,0 +1,111 @@
+"""Audit events and their idempotency keys.
+
+The events table is created by hand-written SQL in the migrations (Django cannot
+declare a partitioned table); these models describe it to the ORM. See
+logs/migrations/0001_initial.py and docs for the full DDL.
+"""
+
+from django.db import models
+from django.db.models.functions import Now
+
+from tenants.models import Tenant
+
+from .choices import Severity
+
+
+class Event(models.Model):
+    """One audit event: append-only, tenant-owned, protected by row-level security.
+
+    Storage guarantees (enforced in PostgreSQL, not only here):
+    - `logs_event` is range-partitioned by `timestamp`, one partition per UTC day,
+      plus a DEFAULT partition as a safety net; partitions are created ahead by a
+      beat task and on demand by `services.partitions_ensure` before an insert,
+      so an insert never fails for a missing partition. With TimescaleDB present
+      at migration time it is a hypertable with daily chunks instead.
+    - The primary key is (tenant_id, id, timestamp): a unique constraint on a
+      partitioned table must contain the partition key. Uniqueness of (tenant_id,
+      id) alone, which idempotent writes need, is kept by `EventKey`.
+    - Row-level security (ENABLE + FORCE) on the table and on every partition:
+      rows are visible and writable only when `tenant_id` equals the transaction's
+      `app.tenant_id` (set by tenants.scoping.activate).
+    - A stored generated column `search_vector` (not mapped here, so it is never
+      selected by accident) feeds a GIN index for the `q` full-text filter.
+    """
+
+    actor_field = "user_id"  # the `user` role sees only its own events
+
+    pk = models.CompositePrimaryKey("tenant", "id", "timestamp")
+    tenant = models.ForeignKey(Tenant, on_delete=models.DO_NOTHING, related_name="+")
+    id = models.UUIDField()
+    timestamp = models.DateTimeField()
+    received_at = models.DateTimeField(db_default=Now())
+    user_id = models.CharField(max_length=255)
+    session_id = models.CharField(max_length=255, null=True)
+    action = models.CharField(max_length=64)
+    resource_type = models.CharField(max_length=128)
+    resource_id = models.CharField(max_length=255, null=True)
+    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.INFO)
+    ip_address = models.GenericIPAddressField(null=True)
+    user_agent = models.CharField(max_length=1024, null=True)
+    message = models.TextField(null=True)
+    before = models.JSONField(null=True)
+    after = models.JSONField(null=True)
+    metadata = models.JSONField(null=True)
+    request_id = models.CharField(max_length=128, null=True)
+
+    class Meta:
+        db_table = "logs_event"
+        indexes = [
+            # Tenant first everywhere: every query is scoped to one tenant.
+            models.Index(fields=["tenant", "-timestamp", "-id"], name="logs_event_tenant_time"),
+            models.Index(fields=["tenant", "user_id", "-timestamp"], name="logs_event_tenant_user"),
+            models.Index(
+                fields=["tenant", "action", "-timestamp"], name="logs_event_tenant_action"
+            ),
+            models.Index(
+                fields=["tenant", "resource_type", "resource_id", "-timestamp"],
+                name="logs_event_tenant_resource",
+            ),
+            models.Index(
+                fields=["tenant", "request_id"],
+                name="logs_event_tenant_request",
+                condition=models.Q(request_id__isnull=False),
+            ),
+            # Most events are INFO: an index of the rest stays small, and the planner
+            # proves `severity IN ('ERROR', ...)` implies the predicate.
+            models.Index(
+                fields=["tenant", "severity", "-timestamp"],
+                name="logs_event_tenant_severity",
+                condition=~models.Q(severity=Severity.INFO),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}:{self.id}"
+
+
+class EventKey(models.Model):
+    """The idempotency key of an event: (tenant_id, id) is unique across all time.
+
+    Why a separate table: the events table is partitioned by time, so it cannot
+    carry a unique constraint on (tenant_id, id). Each event has exactly one key,
+    written in the same transaction; `INSERT ... ON CONFLICT DO NOTHING` on this
+    table decides atomically, even between concurrent requests, whether an event
+    is new. The key stores the event's timestamp (to find it with partition
+    pruning) and a hash of its content (to tell a retry, answered 200, from a
+    different event reusing the id, answered 409). Whoever deletes events
+    (retention) deletes their keys in the same transaction: `services.events_delete`.
+    Row-level security as on the events table.
+    """
+
+    pk = models.CompositePrimaryKey("tenant_id", "id")
+    tenant_id = models.CharField(max_length=63)
+    id = models.UUIDField()
+    timestamp = models.DateTimeField()
+    content_hash = models.BinaryField(max_length=16)
+
+    class Meta:
+        db_table = "logs_event_key"
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}:{self.id}"

@@ -144,7 +144,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Hourly, so a missed run or a new day never leaves ingest without a partition.
+    "logs-partitions-create-ahead": {"task": "logs.partitions_create_ahead", "schedule": 3600.0},
+}
 
 # --- OpenSearch (optional search backend) ------------------------------------
 OPENSEARCH_URL = http_url("OPENSEARCH_URL", "")
@@ -208,6 +211,11 @@ SIMPLE_JWT = {
 # --- Limits -------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 16 * 1024 * 1024, minimum=1024)
 BULK_MAX_EVENTS = env_int("BULK_MAX_EVENTS", 1000, minimum=1)
+# Daily event partitions: created this many days ahead by the beat task, and on
+# demand at insert for days up to EVENTS_PARTITION_BACKFILL_DAYS back (older
+# events land in the DEFAULT partition rather than creating a table each).
+EVENTS_PARTITIONS_AHEAD = env_int("EVENTS_PARTITIONS_AHEAD", 7, minimum=1)
+EVENTS_PARTITION_BACKFILL_DAYS = env_int("EVENTS_PARTITION_BACKFILL_DAYS", 400, minimum=1)
 
 # --- Static files, i18n -------------------------------------------------------
 STATIC_URL = "static/"

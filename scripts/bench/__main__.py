@@ -37,12 +37,13 @@ WEB_PORT, ALT_PORT = 8390, 8391
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=int(os.environ.get("BENCH_EVENTS", 1_000_000)))
+    env = os.environ.get
+    parser.add_argument("--events", type=int, default=int(env("BENCH_EVENTS", 1_000_000)))
     parser.add_argument("--tenants", type=int, default=100)
-    parser.add_argument("--bulk-events", type=int, default=int(os.environ.get("BENCH_BULK_EVENTS", 200_000)))
+    parser.add_argument("--bulk-events", type=int, default=int(env("BENCH_BULK_EVENTS", 200_000)))
     parser.add_argument("--single-seconds", type=int, default=20)
     parser.add_argument("--search-requests", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 4)))
+    parser.add_argument("--workers", type=int, default=int(env("WEB_CONCURRENCY", 4)))
     parser.add_argument("--reuse", action="store_true", help="keep a database seeded with N events")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md")
     return parser.parse_args()
@@ -126,14 +127,18 @@ def main() -> int:
         results["bulk"] = load.bulk_ingest(WEB_PORT, token, bodies, threads=4)
         log(f"bulk: {results['bulk']['rate']:,.0f} events/s")
         log(f"single POSTs: 32 clients for {args.single_seconds}s (wrk)")
-        results["single_wsgi"] = load.single_posts(WEB_PORT, token, tenants[:20], args.single_seconds, 32)
+        results["single_wsgi"] = load.single_posts(
+            WEB_PORT, token, tenants[:20], args.single_seconds
+        )
         log(f"single: {results['single_wsgi']['rate']:,.0f} events/s")
         seed.analyze(DATABASE)
         log("search shapes over HTTP and the same SQL directly")
         results["search"] = searches.run(WEB_PORT, token, tenants, args.search_requests)
     with servers.asgi(env, ALT_PORT, workers=2):
         log("serving comparison: the same single POSTs against one ASGI server")
-        results["single_asgi"] = load.single_posts(ALT_PORT, token, tenants[:20], args.single_seconds, 32)
+        results["single_asgi"] = load.single_posts(
+            ALT_PORT, token, tenants[:20], args.single_seconds
+        )
     report = render(args, results)
     print(report)
     if not args.no_docs:

@@ -26,13 +26,65 @@ AGENTS = [
     "okhttp/4.12.0",
     "curl/8.8.0",
 ]
-WORDS = (
-    "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november "
-    "oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu invoice "
-    "payment refund customer account password token session budget forecast contract "
-    "quarterly annual review approval escalation incident outage deploy release rollback "
-    "migration backup restore archive compliance audit policy permission role admin"
-).split()
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+    "uniform",
+    "victor",
+    "whiskey",
+    "xray",
+    "yankee",
+    "zulu",
+    "invoice",
+    "payment",
+    "refund",
+    "customer",
+    "account",
+    "password",
+    "token",
+    "session",
+    "budget",
+    "forecast",
+    "contract",
+    "quarterly",
+    "annual",
+    "review",
+    "approval",
+    "escalation",
+    "incident",
+    "outage",
+    "deploy",
+    "release",
+    "rollback",
+    "migration",
+    "backup",
+    "restore",
+    "archive",
+    "compliance",
+    "audit",
+    "policy",
+    "permission",
+    "role",
+    "admin",
+]
 USERS_PER_TENANT = 200
 RESOURCES_PER_TYPE = 2000
 
@@ -103,9 +155,7 @@ def _text(value) -> str:
     if isinstance(value, dict):
         value = json.dumps(value, separators=(",", ":"))
     text = str(value)
-    return (
-        text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    )
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def copy_line(event: dict, received_at: str) -> str:

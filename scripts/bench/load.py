@@ -111,7 +111,9 @@ end
 """
 
 
-def single_posts(port: int, token: str, tenants: list[str], seconds: int, clients: int) -> dict:
+def single_posts(
+    port: int, token: str, tenants: list[str], seconds: int, clients: int = 32
+) -> dict:
     """Single-event POSTs at `clients` concurrent connections, measured by wrk."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
@@ -119,7 +121,15 @@ def single_posts(port: int, token: str, tenants: list[str], seconds: int, client
     names = ", ".join(f'"{t}"' for t in tenants)
     script.write_text(WRK_SCRIPT.replace("__TOKEN__", token).replace("__TENANTS__", names))
     result = subprocess.run(
-        ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "-s", str(script), f"http://127.0.0.1:{port}"],
+        [
+            "wrk",
+            "-t2",
+            f"-c{clients}",
+            f"-d{seconds}s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],  # noqa: E501
         capture_output=True,
         text=True,
         timeout=seconds + 60,

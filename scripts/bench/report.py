@@ -28,20 +28,27 @@ def render(args, r: dict, machine: str) -> str:
         )
         ratio = bulk["rate"] / copy["rate"]
         verdict = "meets" if ratio >= 0.6 else "misses"
-        bulk_base, bulk_ratio = f"COPY {_f(copy['rate'], 0)} rows/s", f"{ratio:.0%} ({verdict} >= 60%)"
+        bulk_base = f"COPY {_f(copy['rate'], 0)} rows/s"
+        bulk_ratio = f"{ratio:.0%} ({verdict} >= 60%)"
     else:
         bulk_base, bulk_ratio = "(no COPY: --reuse)", "-"
     lines.append(
         f"| bulk ingest over HTTP (1000/request, 4 clients) | {_f(bulk['rate'], 0)} events/s "
-        f"(request p50 {_f(bulk['p50_ms'])} ms, p95 {_f(bulk['p95_ms'])} ms) | {bulk_base} | {bulk_ratio} |"
+        f"(request p50 {_f(bulk['p50_ms'])} ms, p95 {_f(bulk['p95_ms'])} ms) "
+        f"| {bulk_base} | {bulk_ratio} |"
     )
-    for key, label in (("single_wsgi", "WSGI (gunicorn sync)"), ("single_asgi", "ASGI (uvicorn, 2 workers)")):
+    servers = (
+        ("single_wsgi", "WSGI (gunicorn sync)"),
+        ("single_asgi", "ASGI (uvicorn, 2 workers)"),
+    )
+    for key, label in servers:
         s = r.get(key)
         if not s:
             continue
         ok = "meets" if s["rate"] >= 1000 and s["p99_ms"] < 100 else "misses"
         lines.append(
-            f"| single POST, 32 clients, {label} | {_f(s['rate'], 0)} events/s; p50 {_f(s['p50_ms'])} "
+            f"| single POST, 32 clients, {label} | {_f(s['rate'], 0)} events/s; "
+            f"p50 {_f(s['p50_ms'])} "
             f"/ p95 {_f(s['p95_ms'])} / p99 {_f(s['p99_ms'])} ms; {s['errors']} errors | - | "
             f"{ok} >= 1000/s, p99 < 100 ms |"
         )

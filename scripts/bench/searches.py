@@ -31,7 +31,11 @@ def shapes(now: datetime) -> list[tuple[str, callable]]:
         ("+ user_id (7 days)", lambda rng, t: {"start_time": week, "user_id": user(rng, t)}),
         (
             "+ action, severity (7 days)",
-            lambda rng, t: {"start_time": week, "action": "DELETE,UPDATE", "severity": "ERROR,CRITICAL"},
+            lambda rng, t: {
+                "start_time": week,
+                "action": "DELETE,UPDATE",
+                "severity": "ERROR,CRITICAL",
+            },
         ),
         (
             "+ resource type and id",

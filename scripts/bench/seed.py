@@ -30,10 +30,9 @@ def admin_url(database: str) -> str:
 
 def recreate(database: str, owner: str) -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(owner))
-        )
+        name, owner_role = sql.Identifier(database), sql.Identifier(owner)
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(name, owner_role))
 
 
 def event_count(database: str) -> int:
@@ -64,8 +63,9 @@ def ensure_partitions(database: str, days: int) -> None:
 
 def write_copy_file(factory: EventFactory, count: int) -> Path:
     received_at = datetime.now(UTC).isoformat()
-    handle = tempfile.NamedTemporaryFile("w", suffix=".copy", delete=False, dir=ROOT / ".run")
-    with handle:
+    with tempfile.NamedTemporaryFile(
+        "w", suffix=".copy", delete=False, dir=ROOT / ".run"
+    ) as handle:
         for _ in range(count):
             handle.write(copy_line(factory.event(factory.tenant()), received_at))
     return Path(handle.name)

@@ -1,0 +1,204 @@
+"""HTTP endpoints of the logs app: thin, tenant-scoped, no business logic."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+from auditlog_project.openapi import problem_responses
+from tenants.permissions import Operation
+from tenants.scoping import RoleNotAllowed, TenantScopedAPIView, resolve_access
+
+from .. import selectors, services
+from ..filtersets import EventFilterSet, OffsetDateTimeFilter, UpperCaseInFilter
+from ..models import Event
+from ..pagination import Cursor
+from ..validation import parse_bulk, parse_event
+from .serializers import (
+    BulkCreateSerializer,
+    BulkResultSerializer,
+    EventCreateSerializer,
+    EventPageSerializer,
+    EventSerializer,
+    event_json,
+)
+
+TENANT_PARAMETERS = [
+    OpenApiParameter(
+        "tenant_id",
+        str,
+        description="The tenant; may be omitted when the caller belongs to exactly one.",
+    ),
+    OpenApiParameter(
+        "X-Tenant-ID",
+        str,
+        location=OpenApiParameter.HEADER,
+        description="Alternative to tenant_id.",
+    ),
+]
+PAGE_PARAMETERS = [
+    OpenApiParameter("ordering", str, enum=["-timestamp", "timestamp"], default="-timestamp"),
+    OpenApiParameter("page_size", int, description="1-1000, default 50."),
+    OpenApiParameter("cursor", str, description="Opaque; taken from `next` or `previous`."),
+]
+
+
+def _filter_parameter(name: str, flt) -> OpenApiParameter:
+    """Document a filter of EventFilterSet (the one declaration of the filters)."""
+    if isinstance(flt, UpperCaseInFilter):
+        return OpenApiParameter(
+            name,
+            {"type": "array", "items": {"type": "string"}},
+            explode=False,
+            description=flt.extra.get("help_text", ""),
+        )
+    kind = OpenApiTypes.DATETIME if isinstance(flt, OffsetDateTimeFilter) else OpenApiTypes.STR
+    return OpenApiParameter(name, kind, description=flt.extra.get("help_text", ""))
+
+
+FILTER_PARAMETERS = [_filter_parameter(n, f) for n, f in EventFilterSet.base_filters.items()]
+LIST_PARAMETERS = frozenset(
+    {"tenant_id", "ordering", "page_size", "cursor", *EventFilterSet.base_filters}
+)
+
+
+def _body_tenants(data) -> list[str]:
+    """Distinct tenant ids named by a body and its `events` items, in order."""
+    if not isinstance(data, dict):
+        return []
+    named = [data.get("tenant_id")]
+    items = data.get("events")
+    if isinstance(items, list):
+        named += [item.get("tenant_id") for item in items if isinstance(item, dict)]
+    return list(dict.fromkeys(t for t in named if isinstance(t, str) and t))
+
+
+class EventListCreateView(TenantScopedAPIView):
+    tenant_operations = {"GET": Operation.READ_EVENTS, "POST": Operation.CREATE_EVENTS}
+    scoped_model = Event
+
+    def requested_tenant_id(self, request: Request) -> str | None:
+        from_query = super().requested_tenant_id(request)
+        if request.method != "POST":
+            return from_query
+        named = _body_tenants(request.data)
+        if from_query and named and named[0] != from_query:
+            raise exceptions.ValidationError(
+                {"tenant_id": ["Differs from the tenant_id parameter / X-Tenant-ID header."]}
+            )
+        return named[0] if named else from_query
+
+    @extend_schema(
+        operation_id="logs_list",
+        summary="Search events",
+        description="Keyset-paginated, newest first by default. Unknown parameters are "
+        "refused (400), so a mistyped filter never returns everything.",
+        parameters=TENANT_PARAMETERS + FILTER_PARAMETERS + PAGE_PARAMETERS,
+        responses={200: EventPageSerializer, **problem_responses(400, 401, 403)},
+    )
+    def get(self, request: Request) -> Response:
+        unknown = sorted(set(request.query_params) - LIST_PARAMETERS)
+        if unknown:
+            raise exceptions.ValidationError({name: ["Unknown parameter."] for name in unknown})
+        page = selectors.event_list(scope=self.get_queryset(), params=request.query_params)
+        return Response(
+            {
+                "results": [event_json(row) for row in page.rows],
+                "next": _link(request, page.next),
+                "previous": _link(request, page.previous),
+            }
+        )
+
+    @extend_schema(
+        operation_id="logs_create",
+        summary="Store one event",
+        request=EventCreateSerializer,
+        responses={
+            201: EventSerializer,
+            200: EventSerializer,
+            **problem_responses(400, 401, 403, 409, 413, 415),
+        },
+        description="201 with the stored event. The same `id` again with the same content "
+        "answers 200 with the stored event; with other content, 409.",
+    )
+    def post(self, request: Request) -> Response:
+        data = parse_event(request.data, tenant_id=self.access.tenant_id, now=timezone.now())
+        row, created = services.event_create(access=self.access, data=data)
+        return Response(
+            event_json(row), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class EventBulkCreateView(TenantScopedAPIView):
+    tenant_operations = {"POST": Operation.CREATE_EVENTS}
+    scoped_model = Event
+
+    def requested_tenant_id(self, request: Request) -> str | None:
+        """Every tenant the body names must allow creation; only one may be named."""
+        from_query = super().requested_tenant_id(request)
+        named = list(dict.fromkeys([*_body_tenants(request.data), *filter(None, [from_query])]))
+        if len(named) <= 1:
+            return named[0] if named else None
+        for tenant_id in named:
+            if not resolve_access(request.user, tenant_id).allows(Operation.CREATE_EVENTS):
+                raise RoleNotAllowed()
+        raise exceptions.ValidationError(
+            {"tenant_id": [f"A bulk request writes to one tenant; this one names {len(named)}."]}
+        )
+
+    @extend_schema(
+        operation_id="logs_bulk_create",
+        summary="Store a batch of events, all or nothing",
+        request=BulkCreateSerializer,
+        responses={201: BulkResultSerializer, **problem_responses(400, 401, 403, 409, 413, 415)},
+        description="One invalid item refuses the whole batch (400 listing every bad "
+        "item as `events[i].field`). More than BULK_MAX_EVENTS items: 413.",
+    )
+    def post(self, request: Request) -> Response:
+        events = parse_bulk(
+            request.data,
+            tenant_id=self.access.tenant_id,
+            now=timezone.now(),
+            max_events=settings.BULK_MAX_EVENTS,
+        )
+        result = services.event_bulk_create(access=self.access, events=events)
+        return Response(
+            {
+                "created": result.created,
+                "duplicates": result.duplicates,
+                "ids": [str(event_id) for event_id in result.ids],
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class EventDetailView(TenantScopedAPIView):
+    tenant_operations = {"GET": Operation.READ_EVENTS}
+    scoped_model = Event
+
+    @extend_schema(
+        operation_id="logs_retrieve",
+        summary="Get one event",
+        parameters=TENANT_PARAMETERS
+        + [OpenApiParameter("event_id", OpenApiTypes.UUID, location=OpenApiParameter.PATH)],
+        responses={200: EventSerializer, **problem_responses(401, 403, 404)},
+    )
+    def get(self, request: Request, event_id: UUID) -> Response:
+        row = selectors.event_get(scope=self.get_queryset(), event_id=event_id)
+        if row is None:
+            raise exceptions.NotFound("Event not found.")
+        return Response(event_json(row))
+
+
+def _link(request: Request, cursor: Cursor | None) -> str | None:
+    if cursor is None:
+        return None
+    return replace_query_param(request.build_absolute_uri(), "cursor", cursor.encode())

@@ -1,0 +1,215 @@
+"""Writes of the logs app: storing events and keeping partitions ahead of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from auditlog_project.problems import Conflict
+from tenants.scoping import TenantAccess
+
+from .signals import events_committed
+from .validation import NewEvent, compatible
+
+# COPY is refused on tables with row-level security, so a batch is one INSERT of
+# unnest()ed arrays (one round trip, parameters as arrays). The key insert and
+# the event insert share the statement: only events whose key is new are stored.
+INSERT_SQL = """
+    WITH input AS (
+        SELECT * FROM unnest(
+            %(ids)s::uuid[], %(timestamps)s::timestamptz[], %(hashes)s::bytea[],
+            %(user_ids)s::text[], %(session_ids)s::text[], %(actions)s::text[],
+            %(resource_types)s::text[], %(resource_ids)s::text[], %(severities)s::text[],
+            %(ips)s::inet[], %(user_agents)s::text[], %(messages)s::text[],
+            %(befores)s::jsonb[], %(afters)s::jsonb[], %(metadatas)s::jsonb[],
+            %(request_ids)s::text[]
+        ) AS i(id, ts, hash, user_id, session_id, action, resource_type, resource_id,
+               severity, ip_address, user_agent, message, before, after, metadata, request_id)
+    ), new_keys AS (
+        INSERT INTO logs_event_key (tenant_id, id, "timestamp", content_hash)
+        SELECT %(tenant)s, id, ts, hash FROM input
+        ON CONFLICT DO NOTHING
+        RETURNING id
+    )
+    INSERT INTO logs_event (
+        tenant_id, id, "timestamp", received_at, user_id, session_id, action, resource_type,
+        resource_id, severity, ip_address, user_agent, message, before, after, metadata,
+        request_id)
+    SELECT %(tenant)s, i.id, i.ts, %(received_at)s, i.user_id, i.session_id, i.action,
+           i.resource_type, i.resource_id, i.severity, i.ip_address, i.user_agent, i.message,
+           i.before, i.after, i.metadata, i.request_id
+    FROM input AS i JOIN new_keys USING (id)
+    RETURNING id, host(ip_address)
+"""
+STORED_KEYS_SQL = """
+    SELECT id, "timestamp", content_hash FROM logs_event_key
+    WHERE tenant_id = %s AND id = ANY(%s::uuid[])
+"""
+
+# UTC days this process has seen a partition for (filled after COMMIT only).
+_known_days: set[date] = set()
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    created: int
+    duplicates: int
+    ids: list[UUID]
+
+
+@transaction.atomic(savepoint=False)
+def event_create(*, access: TenantAccess, data: NewEvent) -> tuple[dict, bool]:
+    """Store one validated event; (stored row, True) when new.
+
+    Idempotent per tenant: the same id with the same content returns the stored
+    row and False; the same id with other content raises Conflict (409). The
+    caller has activated the tenant in this transaction (TenantScopedAPIView
+    does), so row-level security checks every row written.
+    """
+    new, existing = _store(access, [data])
+    if new:
+        return new[0], True
+    from .selectors import event_by_key  # selectors import nothing from here
+
+    return event_by_key(tenant_id=access.tenant_id, key=existing[0]), False
+
+
+@transaction.atomic(savepoint=False)
+def event_bulk_create(*, access: TenantAccess, events: Sequence[NewEvent]) -> BulkResult:
+    """Store a validated batch, all or nothing, in the caller's transaction.
+
+    Items whose id is already stored (or repeated in the batch) with the same
+    content count as duplicates; one with other content raises Conflict and the
+    whole transaction is rolled back. Receivers of `events_committed` get the new
+    rows once, after COMMIT.
+    """
+    unique: dict[UUID, NewEvent] = {}
+    for event in events:
+        unique.setdefault(event.id, event)
+    new, _ = _store(access, list(unique.values()))
+    return BulkResult(
+        created=len(new), duplicates=len(events) - len(new), ids=[e.id for e in events]
+    )
+
+
+def _store(access: TenantAccess, events: list[NewEvent]) -> tuple[list[dict], list[tuple]]:
+    tenant_id = access.tenant_id
+    partitions_ensure({e.timestamp.date() for e in events})
+    received_at = timezone.now()
+    inserted = _insert(tenant_id, events, received_at)
+    existing = _check_duplicates(tenant_id, [e for e in events if e.id not in inserted])
+    rows = [_row(tenant_id, e, received_at, inserted[e.id]) for e in events if e.id in inserted]
+    if rows:
+        transaction.on_commit(lambda: events_committed(tenant_id, rows))
+    return rows, existing
+
+
+def _insert(tenant_id: str, events: list[NewEvent], received_at: datetime) -> dict:
+    """Insert the events whose id is new for the tenant; {id: ip as PostgreSQL writes it}."""
+    params = {
+        "tenant": tenant_id,
+        "received_at": received_at,
+        "ids": [e.id for e in events],
+        "timestamps": [e.timestamp for e in events],
+        "hashes": [e.content_hash for e in events],
+        "user_ids": [e.user_id for e in events],
+        "session_ids": [e.session_id for e in events],
+        "actions": [e.action for e in events],
+        "resource_types": [e.resource_type for e in events],
+        "resource_ids": [e.resource_id for e in events],
+        "severities": [e.severity for e in events],
+        "ips": [e.ip_address for e in events],
+        "user_agents": [e.user_agent for e in events],
+        "messages": [e.message for e in events],
+        "befores": [e.json_text["before"] for e in events],
+        "afters": [e.json_text["after"] for e in events],
+        "metadatas": [e.json_text["metadata"] for e in events],
+        "request_ids": [e.request_id for e in events],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(INSERT_SQL, params)
+        return dict(cursor.fetchall())
+
+
+def _check_duplicates(tenant_id: str, retries: list[NewEvent]) -> list[tuple]:
+    """The stored keys of retried ids; Conflict when any differs in content."""
+    if not retries:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(STORED_KEYS_SQL, [tenant_id, [e.id for e in retries]])
+        stored = {row[0]: row for row in cursor.fetchall()}
+    clashes = [
+        str(e.id)
+        for e in retries
+        if e.id not in stored or not compatible(stored[e.id][1], stored[e.id][2], e)
+    ]
+    if clashes:
+        raise Conflict(
+            "An event with this id already exists with different content: "
+            + ", ".join(clashes[:10])
+        )
+    return [stored[e.id] for e in retries]
+
+
+def _row(tenant_id: str, e: NewEvent, received_at: datetime, ip: str | None) -> dict:
+    """The stored event in the shape selectors return (the ip as PostgreSQL spells it)."""
+    return {
+        "id": e.id,
+        "tenant_id": tenant_id,
+        "timestamp": e.timestamp,
+        "received_at": received_at,
+        "user_id": e.user_id,
+        "session_id": e.session_id,
+        "action": e.action,
+        "resource_type": e.resource_type,
+        "resource_id": e.resource_id,
+        "severity": e.severity,
+        "ip_address": ip,
+        "user_agent": e.user_agent,
+        "message": e.message,
+        "before": e.before,
+        "after": e.after,
+        "metadata": e.metadata,
+        "request_id": e.request_id,
+    }
+
+
+def partitions_ensure(days: Iterable[date]) -> None:
+    """Make sure each UTC day has its partition before rows for it are inserted.
+
+    Days older than EVENTS_PARTITION_BACKFILL_DAYS are left to the DEFAULT
+    partition, so a hostile or broken client cannot create thousands of tables.
+    The DDL joins the caller's transaction; the process remembers a day only
+    after COMMIT, so a rolled-back creation is retried next time.
+    """
+    oldest = datetime.now(UTC).date() - timedelta(days=settings.EVENTS_PARTITION_BACKFILL_DAYS)
+    missing = sorted(day for day in days if day not in _known_days and day >= oldest)
+    if not missing:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT auditlog_ensure_partitions(d, d) FROM unnest(%s::date[]) AS d", [missing]
+        )
+    transaction.on_commit(lambda: _known_days.update(missing))
+
+
+@transaction.atomic
+def partitions_create_ahead(*, days: int) -> int:
+    """Create the partitions of yesterday through `days` ahead; the number created.
+
+    Idempotent (safe to run twice, as SQS may deliver twice); rows already in the
+    DEFAULT partition for those days are moved into the new partitions.
+    """
+    today = datetime.now(UTC).date()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT auditlog_ensure_partitions(%s, %s)",
+            [today - timedelta(days=1), today + timedelta(days=days)],
+        )
+        return cursor.fetchone()[0]

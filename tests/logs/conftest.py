@@ -1,0 +1,56 @@
+"""Helpers for the logs tests: event bodies and seeding through the public API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from logs import services
+
+
+@pytest.fixture(autouse=True)
+def _forget_known_partitions():
+    # Each test's transaction is rolled back, partitions created in it included.
+    services._known_days.clear()
+    yield
+    services._known_days.clear()
+
+
+def event_body(**overrides) -> dict:
+    body = {
+        "tenant_id": "tenant-a",
+        "user_id": "ursula",
+        "action": "login",
+        "resource_type": "session",
+    }
+    body.update(overrides)
+    return {key: value for key, value in body.items() if value is not ...}
+
+
+def at(minutes_ago: float) -> str:
+    return (datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat()
+
+
+def seed(parties, tenant: str, events: list[dict]) -> list[str]:
+    """Store events through the bulk endpoint as the tenant's admin; their ids."""
+    admin = "a_admin" if tenant == "tenant-a" else "b_admin"
+    items = [{"id": str(uuid.uuid4()), **event} for event in events]
+    response = parties.client(admin).post(
+        "/api/v1/logs/bulk", {"tenant_id": tenant, "events": items}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()["ids"]
+
+
+def stored(tenant_id: str = "tenant-a"):
+    """The tenant's stored events, read as the application role under RLS."""
+    from django.db import transaction
+
+    from logs.models import Event
+    from tenants.scoping import activate
+
+    with transaction.atomic():
+        activate(tenant_id)
+        return list(Event.objects.values("id", "tenant_id", "action", "user_id", "timestamp"))

@@ -1,0 +1,174 @@
+"""POST /api/v1/logs: create, idempotency, tenants and roles, after-commit hook."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from logs.models import EventKey
+from logs.signals import events_committed_signal
+from tests.logs.conftest import at, event_body, stored
+
+URL = "/api/v1/logs"
+pytestmark = pytest.mark.django_db
+
+
+def post(client, body, **extra):
+    return client.post(URL, body, format="json", **extra)
+
+
+def test_create_returns_the_stored_event_normalised(parties):
+    response = post(
+        parties.client("a_user"),
+        event_body(
+            action="user_login",
+            severity="warning",
+            ip_address="::FFFF:10.0.0.1",
+            timestamp="2026-01-02T03:04:05+02:00",
+            metadata={"b": 1, "a": [True, None]},
+            message="line one\n\tline two",
+        ),
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["action"] == "USER_LOGIN"
+    assert body["severity"] == "WARNING"
+    assert body["ip_address"] == "::ffff:10.0.0.1"
+    assert body["timestamp"] == "2026-01-02T01:04:05Z"
+    assert body["metadata"] == {"a": [True, None], "b": 1}
+    assert body["received_at"].endswith("Z")
+    uuid.UUID(body["id"])
+    assert set(body) == {
+        "id",
+        "tenant_id",
+        "timestamp",
+        "received_at",
+        "user_id",
+        "session_id",
+        "action",
+        "resource_type",
+        "resource_id",
+        "severity",
+        "ip_address",
+        "user_agent",
+        "message",
+        "before",
+        "after",
+        "metadata",
+        "request_id",
+    }
+
+
+def test_defaults_severity_info_and_timestamp_now(parties):
+    body = post(parties.client("a_admin"), event_body()).json()
+    assert body["severity"] == "INFO"
+    assert body["timestamp"] <= body["received_at"]
+
+
+def test_same_id_same_content_is_200_with_the_stored_event(parties):
+    client = parties.client("a_admin")
+    payload = event_body(id=str(uuid.uuid4()), metadata={"x": 1})
+    first = post(client, payload)
+    again = post(client, {**payload, "action": "LOGIN"})  # same after normalisation
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    assert EventKey.objects.count() == 1
+
+
+def test_same_id_other_content_is_409_and_stores_nothing_more(parties):
+    client = parties.client("a_admin")
+    event_id = str(uuid.uuid4())
+    assert post(client, event_body(id=event_id, timestamp=at(3))).status_code == 201
+    response = post(client, event_body(id=event_id, timestamp=at(3), action="LOGOUT"))
+    assert response.status_code == 409
+    assert response["Content-Type"] == "application/problem+json"
+    other_time = post(client, event_body(id=event_id, timestamp=at(1)))
+    assert other_time.status_code == 409
+
+
+def test_same_id_in_another_tenant_is_another_event(parties):
+    event_id = str(uuid.uuid4())
+    a = post(parties.client("a_admin"), event_body(id=event_id))
+    b = post(parties.client("b_admin"), event_body(id=event_id, tenant_id="tenant-b"))
+    assert (a.status_code, b.status_code) == (201, 201)
+
+
+def test_tenant_may_be_omitted_by_a_member_of_one_tenant(parties):
+    response = post(parties.client("a_user"), event_body(tenant_id=...))
+    assert response.status_code == 201
+    assert response.json()["tenant_id"] == "tenant-a"
+
+
+def test_platform_admin_must_name_the_tenant(parties):
+    assert post(parties.client("platform_admin"), event_body(tenant_id=...)).status_code == 400
+    assert post(parties.client("platform_admin"), event_body()).status_code == 201
+
+
+def test_body_and_header_naming_different_tenants_is_400(parties):
+    response = post(parties.client("a_admin"), event_body(), HTTP_X_TENANT_ID="tenant-b")
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("target", ["tenant-b", "no-such-tenant"])
+def test_writing_to_another_tenant_is_refused_identically(parties, target):
+    response = post(parties.client("a_admin"), event_body(tenant_id=target))
+    assert response.status_code == 403
+    assert response.json()["detail"] == "Tenant not found or not accessible."
+
+
+def test_auditor_cannot_create(parties):
+    assert post(parties.client("a_auditor"), event_body()).status_code == 403
+    assert stored("tenant-a") == [] and stored("tenant-b") == []
+
+
+@pytest.mark.parametrize("who", [None, "outsider"])
+def test_anonymous_and_outsiders_cannot_create(parties, who):
+    assert post(parties.client(who), event_body()).status_code in (401, 403)
+
+
+def test_committed_hook_runs_once_per_request_after_commit(
+    parties, django_capture_on_commit_callbacks
+):
+    calls = []
+
+    def receiver(sender, tenant_id, events, **kwargs):
+        calls.append((tenant_id, [str(e["id"]) for e in events]))
+
+    events_committed_signal.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            body = post(parties.client("a_admin"), event_body()).json()
+        assert calls == [("tenant-a", [body["id"]])]
+    finally:
+        events_committed_signal.disconnect(receiver)
+
+
+def test_a_failing_hook_receiver_does_not_fail_the_request(
+    parties, django_capture_on_commit_callbacks
+):
+    def broken(sender, **kwargs):
+        raise RuntimeError("boom")
+
+    events_committed_signal.connect(broken)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post(parties.client("a_admin"), event_body())
+        assert response.status_code == 201
+    finally:
+        events_committed_signal.disconnect(broken)
+
+
+def test_no_hook_for_a_duplicate(parties, django_capture_on_commit_callbacks):
+    client = parties.client("a_admin")
+    payload = event_body(id=str(uuid.uuid4()))
+    post(client, payload)
+    calls = []
+    events_committed_signal.connect(lambda **kwargs: calls.append(kwargs), weak=False)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert post(client, payload).status_code == 200
+        assert calls == []
+    finally:
+        events_committed_signal.receivers.clear()
+        events_committed_signal.sender_receivers_cache.clear()
