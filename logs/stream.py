@@ -8,12 +8,15 @@ role only ever receives its own events.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import re
+import threading
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 logger = logging.getLogger(__name__)
@@ -28,20 +31,63 @@ def group_name(tenant_id: str) -> str:
     return f"events.{tenant_id}"
 
 
-def publish(tenant_id: str, events: list[dict]) -> None:
-    """Send one batch to the tenant's subscribers; never fails the caller.
+class _Publisher:
+    """Sends channel-layer messages from sync code without blocking it.
 
-    Called from `transaction.on_commit`, so the events are durable already; a
-    Redis hiccup costs live viewers these events, not the write.
+    One event loop per process runs in a daemon thread and keeps the Redis
+    connection pool alive; `send` only schedules the coroutine there (a few
+    microseconds), so a request does not wait for Redis, and messages leave in
+    the order they were scheduled. Created lazily, and again after a fork.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                self._loop = asyncio.new_event_loop()
+                self._pid = os.getpid()
+                threading.Thread(
+                    target=self._loop.run_forever, name="stream-publisher", daemon=True
+                ).start()
+            return self._loop
+
+    def send(self, group: str, message: dict) -> Future:
+        future = asyncio.run_coroutine_threadsafe(
+            get_channel_layer().group_send(group, message), self._running_loop()
+        )
+        future.add_done_callback(_log_failure)
+        return future
+
+
+def _log_failure(future: Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("stream publish failed", exc_info=future.exception())
+
+
+_publisher = _Publisher()
+
+
+def publish(tenant_id: str, events: list[dict]) -> Future | None:
+    """Schedule one batch for the tenant's subscribers; never fails the caller.
+
+    Called after COMMIT (the events are durable already), so a Redis hiccup
+    costs live viewers these events, never the write. Returns the future of
+    the send, which callers normally ignore.
     """
     if not events:
-        return
-    try:
-        async_to_sync(get_channel_layer().group_send)(
-            group_name(tenant_id), {"type": "events.batch", "events": events}
-        )
-    except Exception:  # noqa: BLE001 - the stream is best effort, the write is done
-        logger.exception("stream publish failed for tenant %s (%d events)", tenant_id, len(events))
+        return None
+    return _publisher.send(group_name(tenant_id), {"type": "events.batch", "events": events})
+
+
+def on_events_committed(sender, tenant_id: str, events: list[dict], **kwargs) -> None:
+    """Receiver of logs.signals.events_committed_signal: one message per request."""
+    from .api.serializers import event_json
+
+    publish(tenant_id, [event_json(event) for event in events])
 
 
 class BadFilter(ValueError):

@@ -64,6 +64,7 @@ def prepare(args, env) -> tuple[dict, EventFactory]:
     seed.recreate(DATABASE, "auditlog_owner")
     seed.migrate(OWNER_URL, env)
     seed.ensure_partitions(DATABASE, days=31)
+    seed.create_tenants(DATABASE, factory.tenants)
     log(f"generating {args.events:,} events")
     path = seed.write_copy_file(factory, args.events)
     try:
@@ -84,16 +85,12 @@ def django_setup(env: dict) -> None:
     django.setup()
 
 
-def principal(tenants: list[str]) -> str:
-    """Tenants rows and a platform administrator; returns its access token."""
+def principal() -> str:
+    """A platform administrator for the load; returns its access token."""
     from rest_framework_simplejwt.tokens import AccessToken
 
     from accounts.models import User
-    from tenants.models import Tenant
 
-    Tenant.objects.bulk_create(
-        [Tenant(id=t, name=t, retention_days=3650) for t in tenants], ignore_conflicts=True
-    )
     user = User.objects.filter(username="bench").first()
     if user is None:
         user = User.objects.create_superuser(username="bench", password=None)
@@ -117,7 +114,7 @@ def main() -> int:
     results, factory = prepare(args, env)
     django_setup(env)
     tenants = tenant_ids(args.tenants)
-    token = principal(tenants)
+    token = principal()
 
     import searches  # needs Django
 

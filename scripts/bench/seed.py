@@ -61,6 +61,15 @@ def ensure_partitions(database: str, days: int) -> None:
         )
 
 
+def create_tenants(database: str, tenants: list[str]) -> None:
+    with psycopg.connect(admin_url(database), autocommit=True) as conn:
+        conn.cursor().executemany(
+            "INSERT INTO tenants_tenant (id, name, retention_days, is_active, created_at) "
+            "VALUES (%s, %s, 3650, true, now()) ON CONFLICT DO NOTHING",
+            [(t, t) for t in tenants],
+        )
+
+
 def write_copy_file(factory: EventFactory, count: int) -> Path:
     received_at = datetime.now(UTC).isoformat()
     with tempfile.NamedTemporaryFile(

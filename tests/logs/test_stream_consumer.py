@@ -6,6 +6,7 @@ test_stream_live.py; these cover the handshake rules and the filters.
 
 import asyncio
 import json
+import time
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -58,7 +59,11 @@ async def received_ids(communicator: WebsocketCommunicator) -> list[str]:
     return ids
 
 
-publish_async = sync_to_async(publish)
+def _publish_and_wait(tenant_id, events):
+    publish(tenant_id, events).result(timeout=5)
+
+
+publish_async = sync_to_async(_publish_and_wait)
 
 
 def test_auditor_receives_its_tenants_events_and_never_anothers(parties):
@@ -212,6 +217,12 @@ def test_publish_never_fails_the_writer(monkeypatch, caplog):
             raise ConnectionError("redis is down")
 
     monkeypatch.setattr(stream, "get_channel_layer", lambda: Broken())
-    publish("tenant-a", [event()])
-    publish("tenant-a", [])
+    future = publish("tenant-a", [event()])
+    with pytest.raises(ConnectionError):
+        future.result(timeout=5)
+    for _ in range(100):  # the failure is logged by a callback in the publisher thread
+        if "stream publish failed" in caplog.text:
+            break
+        time.sleep(0.01)
     assert "stream publish failed" in caplog.text
+    assert publish("tenant-a", []) is None
