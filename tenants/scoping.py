@@ -17,9 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.db import connection, models
 from rest_framework import exceptions, generics
 from rest_framework.request import Request
+
+from auditlog_project import ratelimits
 
 from .models import TENANT_ID_PATTERN, Membership, Tenant
 from .permissions import PLATFORM_ADMIN, Operation, role_allows
@@ -136,6 +139,8 @@ class TenantScopedAPIView(generics.GenericAPIView):
     (a path or the body), never `get_queryset`.
     """
 
+    # Principal and tenant limits are enforced together in initial(), below.
+    throttle_classes: ClassVar[list] = []
     tenant_operations: ClassVar[Mapping[str, Operation]] = {}
     scoped_model: ClassVar[type[models.Model] | None] = None
     # Endpoints that address the tenant itself as an object answer 404 instead.
@@ -169,6 +174,12 @@ class TenantScopedAPIView(generics.GenericAPIView):
             raise self.hidden_tenant_error(NOT_ACCESSIBLE) from None
         if not self.access.allows(operation):
             raise RoleNotAllowed()
+        ratelimits.enforce(
+            [
+                (ratelimits.principal_key(request), settings.RATE_LIMIT_PER_USER),
+                (f"tenant:{self.access.tenant_id}", settings.RATE_LIMIT_PER_TENANT),
+            ]
+        )
         activate(self.access.tenant_id)
 
     def get_queryset(self) -> models.QuerySet:

@@ -20,6 +20,11 @@ def login(username, password=PASSWORD, ip="10.0.0.1"):
     )
 
 
+def fresh_name(prefix: str) -> str:
+    """Rate-limit counters outlive a test in Redis: every test gets new names."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
 def unique_ip() -> str:
     return str(ipaddress.IPv6Address(uuid.uuid4().int))
 
@@ -35,8 +40,9 @@ def test_token_returns_access_refresh_type_and_lifetime(parties):
     assert me.json()["username"] == "alice"
 
 
-def test_bad_credentials_are_401_problem(parties):
-    response = login("alice", "wrong-password", ip=unique_ip())
+def test_bad_credentials_are_401_problem(db):
+    # A fresh name: failed logins count against the username across runs (Redis).
+    response = login(make_user(fresh_name("mallory")).username, "wrong-password", ip=unique_ip())
     assert response.status_code == 401
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["status"] == 401
@@ -147,11 +153,6 @@ def test_create_user_conflict_and_weak_password(parties):
     weak = admin.post("/api/v1/users", {"username": "weak", "password": "123"}, format="json")
     assert weak.status_code == 400
     assert {e["field"] for e in weak.json()["errors"]} == {"password"}
-
-
-def fresh_name(prefix: str) -> str:
-    """Rate-limit counters outlive a test in Redis: every test gets new names."""
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 class TestBruteForce:
