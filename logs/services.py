@@ -15,6 +15,7 @@ from django.utils import timezone
 from auditlog_project.problems import Conflict
 from tenants.scoping import TenantAccess
 
+from .selectors import event_by_key
 from .signals import events_committed
 from .validation import NewEvent, compatible
 
@@ -74,8 +75,6 @@ def event_create(*, access: TenantAccess, data: NewEvent) -> tuple[dict, bool]:
     new, existing = _store(access, [data])
     if new:
         return new[0], True
-    from .selectors import event_by_key  # selectors import nothing from here
-
     return event_by_key(tenant_id=access.tenant_id, key=existing[0]), False
 
 
@@ -218,3 +217,25 @@ def partitions_create_ahead(*, days: int) -> int:
             [today - timedelta(days=1), today + timedelta(days=days)],
         )
         return cursor.fetchone()[0]
+
+
+@transaction.atomic(savepoint=False)
+def events_delete(*, access: TenantAccess, before: datetime) -> int:
+    """Delete the tenant's events older than `before` with their idempotency keys.
+
+    The one way to delete events (retention calls it after archiving): an event
+    and its key always go together, in one statement. Returns the number deleted.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH gone AS (
+                DELETE FROM logs_event WHERE tenant_id = %(tenant)s AND "timestamp" < %(before)s
+                RETURNING id
+            )
+            DELETE FROM logs_event_key AS k USING gone
+            WHERE k.tenant_id = %(tenant)s AND k.id = gone.id
+            """,
+            {"tenant": access.tenant_id, "before": before},
+        )
+        return cursor.rowcount

@@ -141,6 +141,7 @@ def test_an_unencoded_plus_in_the_offset_is_understood(parties, events):
         ("page_size", "0"),
         ("page_size", "1001"),
         ("page_size", "ten"),
+        ("page_size", "\u00b2"),
         ("ordering", "user_id"),
         ("cursor", "garbage!"),
         ("cursor", "bnx4fHg"),

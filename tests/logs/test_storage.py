@@ -167,3 +167,19 @@ def test_full_text_match_may_use_the_index_under_row_level_security(db):
     if not leakproof[0][0]:
         pytest.skip("ts_match_vq is not LEAKPROOF here: run scripts/bootstrap.py as a superuser")
     assert leakproof == [(True,)]
+
+
+def test_events_delete_removes_events_and_their_keys_of_one_tenant(parties):
+    from logs.models import EventKey
+
+    old = seed(parties, "tenant-a", [event_body(tenant_id=..., timestamp=iso(10))])
+    seed(parties, "tenant-a", [event_body(tenant_id=...)])
+    seed(parties, "tenant-b", [event_body(tenant_id=..., timestamp=iso(10))])
+    access = type("Access", (), {"tenant_id": "tenant-a"})()
+    activate("tenant-a")
+    deleted = services.events_delete(access=access, before=datetime.now(UTC) - timedelta(days=1))
+    assert deleted == 1
+    assert not EventKey.objects.filter(id=old[0]).exists()
+    assert query("SELECT count(*) FROM logs_event") == [(1,)]
+    activate("tenant-b")
+    assert query("SELECT count(*) FROM logs_event") == [(1,)]
