@@ -82,6 +82,8 @@ class UpperCaseInFilter(django_filters.Filter):
 
 
 class IPAddressField(forms.GenericIPAddressField):
+    default_error_messages = {"invalid": "Enter a valid IPv4 or IPv6 address."}
+
     def to_python(self, value):
         if value and "%" in str(value):  # scoped IPv6 (fe80::1%eth0) is not an inet
             raise ValidationError(self.error_messages["invalid"], code="invalid")

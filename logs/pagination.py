@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,7 +62,7 @@ class PageRequest:
         if ordering not in ORDERINGS:
             raise ValidationError({"ordering": ["Must be -timestamp or timestamp."]})
         raw_size = params.get("page_size") or str(DEFAULT_PAGE_SIZE)
-        if not raw_size.isdigit() or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
+        if not re.fullmatch(r"[0-9]{1,4}", raw_size) or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
             raise ValidationError({"page_size": [f"Must be an integer 1-{MAX_PAGE_SIZE}."]})
         cursor = params.get("cursor")
         return cls(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -14,26 +15,25 @@ from django.utils import timezone
 from auditlog_project.problems import Conflict
 from tenants.scoping import TenantAccess
 
+from .selectors import event_by_key
 from .signals import events_committed
 from .validation import NewEvent, compatible
 
-# COPY is refused on tables with row-level security, so a batch is one INSERT of
-# unnest()ed arrays (one round trip, parameters as arrays). The key insert and
-# the event insert share the statement: only events whose key is new are stored.
+# COPY is refused on tables with row-level security, so a batch is one INSERT
+# fed by a single JSON document (jsonb_to_recordset): one parameter encoded by
+# the C json module and parsed by PostgreSQL in C, several times cheaper than
+# sixteen array parameters escaped in Python. The key insert and the event
+# insert share the statement: only events whose key is new are stored.
 INSERT_SQL = """
     WITH input AS (
-        SELECT * FROM unnest(
-            %(ids)s::uuid[], %(timestamps)s::timestamptz[], %(hashes)s::bytea[],
-            %(user_ids)s::text[], %(session_ids)s::text[], %(actions)s::text[],
-            %(resource_types)s::text[], %(resource_ids)s::text[], %(severities)s::text[],
-            %(ips)s::inet[], %(user_agents)s::text[], %(messages)s::text[],
-            %(befores)s::jsonb[], %(afters)s::jsonb[], %(metadatas)s::jsonb[],
-            %(request_ids)s::text[]
-        ) AS i(id, ts, hash, user_id, session_id, action, resource_type, resource_id,
-               severity, ip_address, user_agent, message, before, after, metadata, request_id)
+        SELECT * FROM jsonb_to_recordset(%(batch)s::jsonb) AS i(
+            id uuid, ts timestamptz, hash text, user_id text, session_id text, action text,
+            resource_type text, resource_id text, severity text, ip_address inet,
+            user_agent text, message text, before jsonb, after jsonb, metadata jsonb,
+            request_id text)
     ), new_keys AS (
         INSERT INTO logs_event_key (tenant_id, id, "timestamp", content_hash)
-        SELECT %(tenant)s, id, ts, hash FROM input
+        SELECT %(tenant)s, id, ts, decode(hash, 'hex') FROM input
         ON CONFLICT DO NOTHING
         RETURNING id
     )
@@ -75,8 +75,6 @@ def event_create(*, access: TenantAccess, data: NewEvent) -> tuple[dict, bool]:
     new, existing = _store(access, [data])
     if new:
         return new[0], True
-    from .selectors import event_by_key  # selectors import nothing from here
-
     return event_by_key(tenant_id=access.tenant_id, key=existing[0]), False
 
 
@@ -112,25 +110,31 @@ def _store(access: TenantAccess, events: list[NewEvent]) -> tuple[list[dict], li
 
 def _insert(tenant_id: str, events: list[NewEvent], received_at: datetime) -> dict:
     """Insert the events whose id is new for the tenant; {id: ip as PostgreSQL writes it}."""
+    batch = [
+        {
+            "id": str(e.id),
+            "ts": e.timestamp.isoformat(),
+            "hash": e.content_hash.hex(),
+            "user_id": e.user_id,
+            "session_id": e.session_id,
+            "action": e.action,
+            "resource_type": e.resource_type,
+            "resource_id": e.resource_id,
+            "severity": e.severity,
+            "ip_address": e.ip_address,
+            "user_agent": e.user_agent,
+            "message": e.message,
+            "before": e.before,
+            "after": e.after,
+            "metadata": e.metadata,
+            "request_id": e.request_id,
+        }
+        for e in events
+    ]
     params = {
         "tenant": tenant_id,
         "received_at": received_at,
-        "ids": [e.id for e in events],
-        "timestamps": [e.timestamp for e in events],
-        "hashes": [e.content_hash for e in events],
-        "user_ids": [e.user_id for e in events],
-        "session_ids": [e.session_id for e in events],
-        "actions": [e.action for e in events],
-        "resource_types": [e.resource_type for e in events],
-        "resource_ids": [e.resource_id for e in events],
-        "severities": [e.severity for e in events],
-        "ips": [e.ip_address for e in events],
-        "user_agents": [e.user_agent for e in events],
-        "messages": [e.message for e in events],
-        "befores": [e.json_text["before"] for e in events],
-        "afters": [e.json_text["after"] for e in events],
-        "metadatas": [e.json_text["metadata"] for e in events],
-        "request_ids": [e.request_id for e in events],
+        "batch": json.dumps(batch, ensure_ascii=False, allow_nan=False),
     }
     with connection.cursor() as cursor:
         cursor.execute(INSERT_SQL, params)
@@ -213,3 +217,25 @@ def partitions_create_ahead(*, days: int) -> int:
             [today - timedelta(days=1), today + timedelta(days=days)],
         )
         return cursor.fetchone()[0]
+
+
+@transaction.atomic(savepoint=False)
+def events_delete(*, access: TenantAccess, before: datetime) -> int:
+    """Delete the tenant's events older than `before` with their idempotency keys.
+
+    The one way to delete events (retention calls it after archiving): an event
+    and its key always go together, in one statement. Returns the number deleted.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH gone AS (
+                DELETE FROM logs_event WHERE tenant_id = %(tenant)s AND "timestamp" < %(before)s
+                RETURNING id
+            )
+            DELETE FROM logs_event_key AS k USING gone
+            WHERE k.tenant_id = %(tenant)s AND k.id = gone.id
+            """,
+            {"tenant": access.tenant_id, "before": before},
+        )
+        return cursor.rowcount

@@ -58,6 +58,26 @@ def ensure_database(conn, name: str, owner: str) -> None:
     print(f"postgresql: database {name} {'ok' if exists else 'created'}")
 
 
+def mark_full_text_leakproof(database: str) -> None:
+    """Let row-level security use the full-text GIN index (needs a superuser).
+
+    Under RLS, PostgreSQL evaluates a user's condition before the policy only
+    when its function is LEAKPROOF, and only then uses it as an index condition.
+    `tsvector @@ tsquery` (ts_match_vq) is not marked so by default, so `q`
+    searches would filter rows instead of using the GIN index. Marking it is a
+    superuser act per database: the app database, and template1 so that test
+    databases inherit it. Without a superuser, search stays correct, only slower.
+    """
+    for name in (database, "template1"):
+        url = urlsplit(ADMIN_URL)._replace(path=f"/{name}").geturl()
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+                conn.execute("ALTER FUNCTION pg_catalog.ts_match_vq(tsvector, tsquery) LEAKPROOF")
+            print(f"postgresql: full-text match leakproof in {name}")
+        except psycopg.Error as exc:
+            print(f"postgresql: cannot mark full-text match leakproof in {name}: {exc}")
+
+
 def main() -> int:
     owner, owner_password = _role_and_password(OWNER_URL)
     app, app_password = _role_and_password(APP_URL)
@@ -70,6 +90,7 @@ def main() -> int:
     except psycopg.Error as exc:
         print(f"postgresql: cannot prepare the database via PG_ADMIN_URL: {exc}", file=sys.stderr)
         return 1
+    mark_full_text_leakproof(database)
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
     except redis.RedisError as exc:
