@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+import extras  # noqa: E402
 import load  # noqa: E402
 import seed  # noqa: E402
 import servers  # noqa: E402
@@ -41,6 +42,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=int(env("BENCH_EVENTS", 1_000_000)))
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--bulk-events", type=int, default=int(env("BENCH_BULK_EVENTS", 200_000)))
+    parser.add_argument(
+        "--export-rows", type=int, default=int(env("BENCH_EXPORT_ROWS", 1_000_000)),
+        help="events of one extra tenant, exported whole to measure export",
+    )  # fmt: skip
     parser.add_argument("--single-seconds", type=int, default=20)
     parser.add_argument("--search-requests", type=int, default=200)
     parser.add_argument("--workers", type=int, default=int(env("WEB_CONCURRENCY", 4)))
@@ -64,7 +69,7 @@ def prepare(args, env) -> tuple[dict, EventFactory]:
     seed.recreate(DATABASE, "auditlog_owner")
     seed.migrate(OWNER_URL, env)
     seed.ensure_partitions(DATABASE, days=31)
-    seed.create_tenants(DATABASE, factory.tenants)
+    seed.create_tenants(DATABASE, [*factory.tenants, extras.EXPORT_TENANT])
     log(f"generating {args.events:,} events")
     path = seed.write_copy_file(factory, args.events)
     try:
@@ -73,7 +78,15 @@ def prepare(args, env) -> tuple[dict, EventFactory]:
     finally:
         path.unlink()
     result["copy"] = {"events": args.events, "seconds": seconds, "rate": args.events / seconds}
-    log(f"COPY: {result['copy']['rate']:,.0f} rows/s; VACUUM ANALYZE")
+    log(f"COPY: {result['copy']['rate']:,.0f} rows/s")
+    if args.export_rows:
+        log(f"seeding {args.export_rows:,} events of {extras.EXPORT_TENANT} for the export rows")
+        path = seed.write_copy_file(factory, args.export_rows, tenant=extras.EXPORT_TENANT)
+        try:
+            seed.copy_file(DATABASE, path)
+        finally:
+            path.unlink()
+    log("VACUUM ANALYZE")
     seed.analyze(DATABASE)
     return result, factory
 
@@ -119,7 +132,7 @@ def main() -> int:
     import searches  # needs Django
 
     bodies = bulk_bodies(factory, args.bulk_events)
-    with servers.wsgi(env, WEB_PORT, args.workers):
+    with servers.wsgi(env, WEB_PORT, args.workers) as web:
         log(f"bulk ingest over HTTP: {args.bulk_events:,} events in batches of 1000, 4 clients")
         results["bulk"] = load.bulk_ingest(WEB_PORT, token, bodies, threads=4)
         log(f"bulk: {results['bulk']['rate']:,.0f} events/s")
@@ -131,6 +144,7 @@ def main() -> int:
         seed.analyze(DATABASE)
         log("search shapes over HTTP and the same SQL directly")
         results["search"] = searches.run(WEB_PORT, token, tenants, args.search_requests)
+        results["extra_rows"] = issue5_rows(args, token, tenants, web.pid, env)
     with servers.asgi(env, ALT_PORT, workers=2):
         log("serving comparison: the same single POSTs against one ASGI server")
         results["single_asgi"] = load.single_posts(
@@ -141,6 +155,25 @@ def main() -> int:
     if not args.no_docs:
         write_docs(report)
     return 0
+
+
+def issue5_rows(args, token: str, tenants: list[str], web_pid: int, env: dict) -> list[str]:
+    """Export, stream and stats, measured against the running WSGI server."""
+    from report import export_row, stats_row, stream_row
+
+    rows = []
+    big = extras.EXPORT_TENANT if args.export_rows else tenants[0]
+    for tenant, fmt in ((big, "csv"), (big, "ndjson"), (tenants[50], "csv")):
+        log(f"export {fmt} of {tenant}")
+        rows.append(export_row(tenant, extras.export(WEB_PORT, token, tenant, fmt, web_pid)))
+    for tenant in (big, tenants[0]):
+        log(f"stats of {tenant}")
+        rows.append(stats_row(tenant, extras.stats(WEB_PORT, token, tenant, 20)))
+    with servers.asgi(env, ALT_PORT, workers=1):
+        log("stream delivery latency: 201 -> WebSocket")
+        latency = extras.stream_latency(WEB_PORT, ALT_PORT, token, tenants[1], 200)
+        rows.append(stream_row(latency))
+    return rows
 
 
 def render(args, r: dict) -> str:

@@ -63,3 +63,28 @@ def render(args, r: dict, machine: str) -> str:
     for extra in r.get("extra_rows", []):
         lines.append(extra)
     return "\n".join(lines)
+
+
+def export_row(tenant: str, e: dict) -> str:
+    ok = "meets" if e["rate"] >= 20_000 else "misses"
+    return (
+        f"| export {e['format']} of {tenant} ({e['rows']:,} rows, {_f(e['mib'])} MiB) | "
+        f"{_f(e['rate'], 0)} rows/s in {_f(e['seconds'])} s | web worker RSS "
+        f"{_f(e['rss_before_mib'])} MiB before, peak {_f(e['rss_peak_mib'])} MiB | "
+        f"{ok} >= 20k rows/s |"
+    )
+
+
+def stats_row(tenant: str, s: dict) -> str:
+    return (
+        f"| stats of {tenant} ({s['total']:,} events in range; hour and day buckets, "
+        f"{s['n']} requests) | p50 {_f(s['p50_ms'])} / p95 {_f(s['p95_ms'])} ms | - | - |"
+    )
+
+
+def stream_row(s: dict) -> str:
+    ok = "meets" if s["p95_ms"] < 100 else "misses"
+    return (
+        f"| stream: 201 -> WebSocket delivery ({s['n']} events) | p50 {_f(s['p50_ms'])} / "
+        f"p95 {_f(s['p95_ms'])} ms | - | {ok} p95 < 100 ms |"
+    )

@@ -70,13 +70,13 @@ def create_tenants(database: str, tenants: list[str]) -> None:
         )
 
 
-def write_copy_file(factory: EventFactory, count: int) -> Path:
+def write_copy_file(factory: EventFactory, count: int, tenant: str | None = None) -> Path:
     received_at = datetime.now(UTC).isoformat()
     with tempfile.NamedTemporaryFile(
         "w", suffix=".copy", delete=False, dir=ROOT / ".run"
     ) as handle:
         for _ in range(count):
-            handle.write(copy_line(factory.event(factory.tenant()), received_at))
+            handle.write(copy_line(factory.event(tenant or factory.tenant()), received_at))
     return Path(handle.name)
 
 
