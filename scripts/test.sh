@@ -21,6 +21,12 @@ DJANGO_SETTINGS_MODULE=auditlog_project.settings.production \
   DJANGO_ALLOWED_HOSTS=auditlog.example.com \
   "$PY" manage.py check --deploy --fail-level WARNING
 "$PY" manage.py makemigrations --check --dry-run
+echo "== openapi schema (valid, and docs/openapi.yaml up to date: make schema)"
+"$PY" manage.py spectacular --validate --fail-on-warn --file "$RUN_DIR/openapi.yaml"
+diff -q docs/openapi.yaml "$RUN_DIR/openapi.yaml" >/dev/null || {
+  echo "docs/openapi.yaml is out of date: run make schema" >&2
+  exit 1
+}
 
 echo "== pytest"
 set +e

@@ -30,6 +30,7 @@ class TenantListCreateView(APIView):
 
     @extend_schema(
         tags=["tenants"],
+        operation_id="tenants_list",
         responses={200: TenantSerializer(many=True), **problem_responses(401, 403)},
     )
     def get(self, request):
