@@ -7,6 +7,7 @@ to the seconds left in the current window.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -99,7 +100,10 @@ def enforce(limits: list[tuple[str, str]]) -> None:
             raise Throttled(wait=period - now % period)
 
 
+@functools.cache
 def _redis():
+    """One client per process: Django's cache builds a new client object on every
+    call, which costs more than the round trip itself (the pool is shared anyway)."""
     return cache._cache.get_client(write=True)  # type: ignore[attr-defined]
 
 
