@@ -23,7 +23,7 @@ from .serializers import event_json
 DEFAULT_FORMAT = "csv"
 # A CSV cell starting with one of these is a formula in spreadsheet software
 # (OWASP "CSV injection"); a leading tab or carriage return can hide one.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 @dataclass(frozen=True)
@@ -61,16 +61,21 @@ def encode_json(chunks: Iterable[list[dict]]) -> Iterator[str]:
 
 
 def csv_cell(value: object) -> str:
-    """One CSV cell: nested JSON compact, None empty, UTC times with Z, formulas neutralised."""
-    if value is None:
+    """One CSV cell: nested JSON compact, None empty, UTC times with Z, formulas neutralised.
+
+    Called for every cell of every row: the common cases (a string, None) come first.
+    """
+    if value.__class__ is str:
+        text = value
+    elif value is None:
         return ""
-    if isinstance(value, dict | list):
+    elif isinstance(value, dict | list):
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     elif isinstance(value, datetime):
         text = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     else:
         text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
 def encode_csv(chunks: Iterable[list[dict]]) -> Iterator[str]:

@@ -8,9 +8,11 @@ that transaction committed; `logs.export.export_stream` opens its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -57,6 +59,26 @@ def reject_unknown(params: Iterable[str], known: frozenset[str]) -> None:
     unknown = sorted(set(params) - known)
     if unknown:
         raise exceptions.ValidationError({name: ["Unknown parameter."] for name in unknown})
+
+
+async def _async_blocks(blocks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """The blocks of a sync generator, pulled one at a time on the request's thread.
+
+    Under ASGI Django would read a sync iterator to the end into memory before
+    sending it; this keeps the export streamed. `sync_to_async` is thread
+    sensitive: every step runs on the thread (and database connection) that
+    ran the view.
+    """
+    pull = sync_to_async(next)
+    try:
+        while (block := await pull(blocks, None)) is not None:
+            yield block
+    finally:
+        await sync_to_async(blocks.close)()
+
+
+def _body(request: Request, blocks: Iterator[bytes]) -> Iterator[bytes] | AsyncIterator[bytes]:
+    return _async_blocks(blocks) if isinstance(request._request, ASGIRequest) else blocks
 
 
 def _attachment_name(tenant_id: str, extension: str) -> str:
@@ -118,7 +140,7 @@ class EventExportView(TenantScopedAPIView):
             encode=chosen.encode,
             chunk_size=settings.EXPORT_CHUNK_SIZE,
         )
-        response = StreamingHttpResponse(body, content_type=chosen.content_type)
+        response = StreamingHttpResponse(_body(request, body), content_type=chosen.content_type)
         name = _attachment_name(self.access.tenant_id, chosen.extension)
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         response["Cache-Control"] = "no-store"

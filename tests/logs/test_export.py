@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.db import connection
+from django.test import AsyncClient
 
+from logs.api import export_formats
 from logs.api.export_formats import csv_cell
 from tests.logs.conftest import at, event_body, seed, stored
 
@@ -267,3 +271,47 @@ def test_streams_after_the_request_committed_in_a_transaction_of_its_own(parties
     with connection.cursor() as cursor:
         cursor.execute("SELECT coalesce(current_setting('app.tenant_id', true), '')")
         assert cursor.fetchone()[0] == ""
+
+
+def test_under_asgi_the_export_is_streamed_block_by_block(parties):
+    """Django reads a sync iterator whole under ASGI; the view hands it an async one."""
+    five_events(parties)
+    token = parties.client("a_auditor")._credentials["HTTP_AUTHORIZATION"]
+
+    async def export_blocks():
+        response = await AsyncClient().get(
+            URL, {"format": "ndjson"}, headers={"Authorization": token}
+        )
+        assert response.status_code == 200
+        assert response.is_async
+        return [block async for block in response]
+
+    blocks = async_to_sync(export_blocks)()
+    assert len(blocks) >= 3  # one per chunk of 2 rows, not one list of everything
+    assert len(rows_of("ndjson", b"".join(blocks).decode())) == 5
+
+
+def test_an_unparseable_client_address_is_left_out_of_the_access_event(parties):
+    client = parties.client("a_auditor")
+    response = client.get(URL, {"format": "ndjson"}, REMOTE_ADDR="unix:socket")
+    assert response.status_code == 200
+    (record,) = rows_of("ndjson", download(client, format="ndjson")[1])
+    assert record["ip_address"] is None
+
+
+def test_a_failure_mid_stream_truncates_the_body_and_is_logged(parties, monkeypatch, caplog):
+    five_events(parties)
+
+    def failing(chunks):
+        for chunk in chunks:
+            yield f"{len(chunk)} rows\n"
+            raise RuntimeError("encoder broke")
+
+    broken = dataclasses.replace(export_formats.FORMATS["ndjson"], encode=failing)
+    monkeypatch.setitem(export_formats.FORMATS, "ndjson", broken)
+    response = parties.client("a_auditor").get(URL, {"format": "ndjson"})
+    content = iter(response.streaming_content)
+    assert next(content) == b"2 rows\n"  # headers and a first block are out already
+    with pytest.raises(RuntimeError):
+        next(content)
+    assert "failed mid-stream" in caplog.text
