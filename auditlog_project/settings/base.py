@@ -272,3 +272,8 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"RoleEnum": "tenants.choices.Role
 # (4408); until then the channel layer keeps at most CHANNELS_CAPACITY messages
 # per subscriber and drops newer ones, so memory stays bounded.
 STREAM_SEND_TIMEOUT = env_int("STREAM_SEND_TIMEOUT", 5, minimum=1)
+
+# --- Export -------------------------------------------------------------------
+# Rows fetched per round trip from the export's server-side cursor, and encoded
+# per block written: memory is about one chunk, whatever the size of the export.
+EXPORT_CHUNK_SIZE = env_int("EXPORT_CHUNK_SIZE", 2000, minimum=1)
