@@ -1,0 +1,66 @@
+"""The contract's role matrix for the event operations, every party in one table.
+
+Columns as in tests/tenants/test_role_matrix.py: platform admin, tenant A admin,
+A auditor, A user, B user, outsider, anonymous. The target is tenant A, named
+explicitly, so "another tenant" is a tenant-level refusal (403) for B and the
+outsider; the `user` role reads only its own events.
+"""
+
+import pytest
+
+from tests.logs.conftest import event_body, seed
+
+PARTIES = ["platform_admin", "a_admin", "a_auditor", "a_user", "b_user", "outsider", None]
+ONE = event_body(user_id="alice", message="matrix")
+BULK = {"tenant_id": "tenant-a", "events": [event_body(tenant_id=...), event_body(tenant_id=...)]}
+
+# (name, method, path, body, expected status per party)
+MATRIX = [
+    ("create", "post", "/api/v1/logs", ONE, [201, 201, 403, 201, 403, 403, 401]),
+    ("bulk", "post", "/api/v1/logs/bulk", BULK, [201, 201, 403, 201, 403, 403, 401]),
+    ("list", "get", "/api/v1/logs?tenant_id=tenant-a", None, [200, 200, 200, 200, 403, 403, 401]),
+    (
+        "get",
+        "get",
+        "/api/v1/logs/{alices}?tenant_id=tenant-a",
+        None,
+        [200, 200, 200, 404, 403, 403, 401],
+    ),
+    (
+        "export",
+        "get",
+        "/api/v1/logs/export?tenant_id=tenant-a&format=ndjson",
+        None,
+        [200, 200, 200, 200, 403, 403, 401],
+    ),
+    (
+        "stats",
+        "get",
+        "/api/v1/logs/stats?tenant_id=tenant-a",
+        None,
+        [200, 200, 200, 200, 403, 403, 401],
+    ),
+]
+
+CASES = [
+    pytest.param(method, path, body, party, expected[i], id=f"{name}-{party or 'anonymous'}")
+    for name, method, path, body, expected in MATRIX
+    for i, party in enumerate(PARTIES)
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "party", "expected"), CASES)
+def test_event_role_matrix(parties, method, path, body, party, expected):
+    (alices,) = seed(parties, "tenant-a", [event_body(user_id="alice")])
+    seed(parties, "tenant-a", [event_body(user_id="ursula")])
+    client = parties.client(party)
+    path = path.format(alices=alices)
+    if body is None:
+        response = getattr(client, method)(path)
+    else:
+        response = getattr(client, method)(path, body, format="json")
+    assert response.status_code == expected, response.content[:300]
+    if expected >= 400:
+        assert response["Content-Type"] == "application/problem+json"
+    if party == "a_user" and path.startswith("/api/v1/logs?"):
+        assert {event["user_id"] for event in response.json()["results"]} == {"ursula"}
