@@ -21,8 +21,9 @@ run: setup
 test: setup
 	bash scripts/test.sh
 
+# Flags pass through: make bench BENCH_ARGS="--events 100000 --reuse"
 bench: setup
-	bash scripts/bench.sh
+	bash scripts/bench.sh $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

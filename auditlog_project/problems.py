@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -158,6 +159,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     )
 
 
+@csrf_exempt  # an unknown path answers 404 for every method, never a CSRF page
 def not_found(request, exception=None) -> JsonResponse:
     return problem_response(404, f"No endpoint matches {request.path!r}.", code="not-found")
 
@@ -168,6 +170,11 @@ def server_error(request) -> JsonResponse:
 
 def bad_request(request, exception=None) -> JsonResponse:
     return problem_response(400, "The request was malformed.")
+
+
+def csrf_failure(request, reason: str = "") -> JsonResponse:
+    """CSRF_FAILURE_VIEW: only session-authenticated forms (the admin) use CSRF."""
+    return problem_response(403, "CSRF verification failed.", code="csrf-failed")
 
 
 def permission_denied(request, exception=None) -> JsonResponse:

@@ -111,6 +111,11 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             await self.close(code=FORBIDDEN)
             return
         self.filter, self.group = wanted, group_name(access.tenant_id)
+        # The subscription ends when the access token does, idle or not.
+        self.expiry = asyncio.get_running_loop().call_later(
+            max(0.0, self.token_exp - now()),
+            lambda: asyncio.ensure_future(self.close(code=UNAUTHENTICATED)),
+        )
         await self.channel_layer.group_add(self.group, self.channel_name)
         self.authenticated.set()
         await self.send(json.dumps({"type": "subscribed", "tenant_id": access.tenant_id}))
@@ -130,5 +135,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
                 return
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "expiry", None) is not None:
+            self.expiry.cancel()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)

@@ -234,6 +234,7 @@ USE_TZ = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "auditlog_project.problems.csrf_failure"
 
 LOGGING = {
     "version": 1,

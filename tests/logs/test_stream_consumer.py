@@ -226,3 +226,16 @@ def test_publish_never_fails_the_writer(monkeypatch, caplog):
         time.sleep(0.01)
     assert "stream publish failed" in caplog.text
     assert publish("tenant-a", []) is None
+
+
+def test_an_idle_subscription_ends_when_its_token_expires(parties):
+    from datetime import timedelta
+
+    short = AccessToken.for_user(parties.a_admin)
+    short.set_exp(lifetime=timedelta(seconds=1))
+
+    async def scenario():
+        ws = await subscribed(f"tenant_id=tenant-a&token={short}")
+        assert await close_code(ws) == 4401  # no event needed to notice
+
+    async_to_sync(scenario)()

@@ -123,3 +123,22 @@ def test_flatten_errors_builds_field_paths():
         {"field": "events[2].before", "message": "Too big.", "code": "too_large"},
         {"field": "", "message": "Whole thing is wrong.", "code": "invalid"},
     ]
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_unknown_api_paths_are_404_problem_for_every_method(method):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    response = getattr(client, method)(
+        "/api/v1/logs/cleanup-nope", data="{}", content_type="application/json"
+    )
+    assert_problem(response, 404)
+
+
+def test_csrf_failures_answer_problem_json(rf):
+    from auditlog_project import problems
+
+    response = problems.csrf_failure(rf.post("/admin/login/"), "no token")
+    assert response.status_code == 403
+    assert response["Content-Type"] == PROBLEM
