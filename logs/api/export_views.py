@@ -193,5 +193,7 @@ class EventStatsView(TenantScopedAPIView):
     def get(self, request: Request) -> Response:
         params: Mapping[str, str] = request.query_params
         reject_unknown(params, STATS_PARAMETERS)
-        result = stats.event_stats(scope=self.get_queryset(), params=params, now=timezone.now())
+        result = stats.event_stats(
+            access=self.access, scope=self.get_queryset(), params=params, now=timezone.now()
+        )
         return Response(StatsSerializer(result).data)

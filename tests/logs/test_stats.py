@@ -113,15 +113,18 @@ def test_empty_tenant(parties):
     assert body["top_users"] == body["timeline"] == []
 
 
-def test_all_aggregates_come_from_one_query(parties):
+@pytest.mark.parametrize(("params", "table"), [({}, "logs_event_rollup"), ({"q": "x"}, "")])
+def test_all_aggregates_come_from_one_query(parties, params, table):
     known_dataset(parties)
     client = parties.client("a_auditor")
     stats.timescaledb_installed()  # asked once per process
     with CaptureQueriesContext(connection) as queries:
-        get_stats(client)
+        get_stats(client, **params)
     sql = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
-    assert sum("GROUPING SETS" in q for q in sql) == 1
-    assert len(sql) == 4, sql  # user, membership, activate, stats
+    assert len(sql) == 5, sql  # user, membership, activate, jit/work_mem, stats
+    assert "set_config('jit', 'off', true)" in sql[3]
+    assert sql[4].count("GROUPING SETS") == 1
+    assert table in sql[4]
 
 
 def test_user_role_counts_only_its_own_events(parties):
