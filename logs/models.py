@@ -128,7 +128,7 @@ class EventRollup(models.Model):
     (ENABLE + FORCE) as on the events table.
     """
 
-    pk = models.CompositePrimaryKey("tenant_id", "granularity", "dimension", "period", "key")
+    pk = models.CompositePrimaryKey("tenant_id", "granularity", "period", "dimension", "key")
     tenant_id = models.CharField(max_length=63)
     granularity = models.CharField(max_length=4)  # "hour" | "day"
     dimension = models.CharField(max_length=16)
@@ -138,6 +138,16 @@ class EventRollup(models.Model):
 
     class Meta:
         db_table = "logs_event_rollup"
+        indexes = [
+            # The timeline reads one total per hour; without this it would walk
+            # every hour row of the window (the primary key is by period first).
+            models.Index(
+                fields=["tenant_id", "period"],
+                include=["n"],
+                name="logs_event_rollup_totals",
+                condition=models.Q(granularity="hour", dimension="total"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.tenant_id}:{self.granularity}:{self.period:%Y-%m-%dT%H}:{self.dimension}"

@@ -18,14 +18,11 @@ recompute, a later statement, sees its rows.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
 from tenants.scoping import activate
-
-BREAKDOWNS = ["action", "severity", "resource_type", "user_id"]
-DIMENSIONS = ["total", *BREAKDOWNS]
 
 # Raw events (columns hour, action, severity, resource_type, user_id) as
 # rollup rows (dimension, key, period, n): one GROUP BY for every dimension.
@@ -41,26 +38,32 @@ RAW_COUNTS = """
     GROUP BY GROUPING SETS (
         (hour), (hour, action), (hour, severity), (hour, resource_type), (hour, user_id))
 """
+# One index range scan over the batch's span (constant bounds: the planner
+# prunes partitions; a join on the hours made it scan the tenant instead).
 EVENTS_OF_HOURS = """
-    SELECT h.hour, e.action, e.severity, e.resource_type, e.user_id
-    FROM unnest(%(hours)s::timestamptz[]) AS h(hour)
-    JOIN logs_event AS e ON e.tenant_id = %(tenant)s
-        AND e."timestamp" >= h.hour AND e."timestamp" < h.hour + interval '1 hour'
+    SELECT date_trunc('hour', "timestamp", 'UTC') AS hour,
+           action, severity, resource_type, user_id
+    FROM logs_event
+    WHERE tenant_id = %(tenant)s AND "timestamp" >= %(lo)s AND "timestamp" < %(hi)s
+      AND date_trunc('hour', "timestamp", 'UTC') = ANY(%(hours)s::timestamptz[])
 """
 # try-lock: a refresh already working on this tenant will pick up any mark
 # left over, so waiting for it would only hold a worker.
 LOCK_SQL = "SELECT pg_try_advisory_xact_lock(hashtext('logs_event_rollup'), hashtext(%s))"
+# A batch: the dirty hours within `span` hours of the oldest one.
 TAKE_DIRTY_SQL = """
-    DELETE FROM logs_event_rollup_dirty
-    WHERE tenant_id = %(tenant)s AND hour IN (
-        SELECT hour FROM logs_event_rollup_dirty WHERE tenant_id = %(tenant)s
-        ORDER BY hour LIMIT %(limit)s)
-    RETURNING hour
+    WITH oldest AS (
+        SELECT min(hour) AS hour FROM logs_event_rollup_dirty WHERE tenant_id = %(tenant)s
+    )
+    DELETE FROM logs_event_rollup_dirty AS d USING oldest
+    WHERE d.tenant_id = %(tenant)s
+      AND d.hour >= oldest.hour AND d.hour < oldest.hour + %(span)s * interval '1 hour'
+    RETURNING d.hour
 """
 DELETE_ROWS_SQL = """
     DELETE FROM logs_event_rollup
     WHERE tenant_id = %(tenant)s AND granularity = %(granularity)s
-      AND dimension = ANY(%(dimensions)s) AND period = ANY(%(periods)s::timestamptz[])
+      AND period = ANY(%(periods)s::timestamptz[])
 """
 INSERT_HOURS_SQL = f"""
     INSERT INTO logs_event_rollup (tenant_id, granularity, dimension, period, key, n)
@@ -72,7 +75,7 @@ INSERT_DAYS_SQL = """
     SELECT %(tenant)s, 'day', r.dimension, d.day, r.key, sum(r.n)
     FROM unnest(%(days)s::timestamptz[]) AS d(day)
     JOIN logs_event_rollup AS r ON r.tenant_id = %(tenant)s AND r.granularity = 'hour'
-        AND r.dimension = ANY(%(dimensions)s)
+        AND r.dimension <> 'total'
         AND r.period >= d.day AND r.period < d.day + interval '1 day'
     GROUP BY r.dimension, d.day, r.key
 """
@@ -104,7 +107,7 @@ def dirty_tenants() -> list[str]:
 
 
 def rollup_refresh(*, tenant_id: str, batch_hours: int) -> int:
-    """Recompute up to `batch_hours` of the tenant's dirty hours; how many were done.
+    """Recompute the tenant's dirty hours within `batch_hours` of its oldest; how many.
 
     One transaction: the marks go, the hour rows and their days' rows are
     replaced, together. 0 when nothing is dirty or another refresh holds the
@@ -115,7 +118,7 @@ def rollup_refresh(*, tenant_id: str, batch_hours: int) -> int:
         cursor.execute(LOCK_SQL, [tenant_id])
         if not cursor.fetchone()[0]:
             return 0
-        cursor.execute(TAKE_DIRTY_SQL, {"tenant": tenant_id, "limit": batch_hours})
+        cursor.execute(TAKE_DIRTY_SQL, {"tenant": tenant_id, "span": batch_hours})
         hours = sorted(row[0] for row in cursor.fetchall())
         if hours:
             _recompute(cursor, tenant_id, hours)
@@ -126,14 +129,17 @@ def _recompute(cursor, tenant_id: str, hours: list[datetime]) -> None:
     days = sorted({hour.replace(hour=0) for hour in hours})
     cursor.execute(
         DELETE_ROWS_SQL,
-        {"tenant": tenant_id, "granularity": "hour", "dimensions": DIMENSIONS, "periods": hours},
+        {"tenant": tenant_id, "granularity": "hour", "periods": hours},
     )
-    cursor.execute(INSERT_HOURS_SQL, {"tenant": tenant_id, "hours": hours})
+    cursor.execute(
+        INSERT_HOURS_SQL,
+        {"tenant": tenant_id, "hours": hours, "lo": hours[0], "hi": hours[-1] + timedelta(hours=1)},
+    )
     cursor.execute(
         DELETE_ROWS_SQL,
-        {"tenant": tenant_id, "granularity": "day", "dimensions": BREAKDOWNS, "periods": days},
+        {"tenant": tenant_id, "granularity": "day", "periods": days},
     )
-    cursor.execute(INSERT_DAYS_SQL, {"tenant": tenant_id, "days": days, "dimensions": BREAKDOWNS})
+    cursor.execute(INSERT_DAYS_SQL, {"tenant": tenant_id, "days": days})
 
 
 def rollup_drain(
@@ -167,4 +173,8 @@ def rollup_rebuild(
     with transaction.atomic(), connection.cursor() as cursor:
         activate(tenant_id)
         cursor.execute(MARK_RANGE_SQL, {"tenant": tenant_id, "since": since, "until": until})
-    return rollup_drain(tenant_ids=[tenant_id], batch_hours=batch_hours)
+        marked = cursor.fetchone()[0] or 0
+    # Bounded: ingest keeps re-marking the current hour while this runs.
+    return rollup_drain(
+        tenant_ids=[tenant_id], batch_hours=batch_hours, max_batches=marked // batch_hours + 2
+    )

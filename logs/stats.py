@@ -1,13 +1,11 @@
 """Aggregates of a tenant's events: from the hourly/daily rollup, or one raw scan.
 
-The rollup path (logs/rollup.py keeps the table): when the request is the
-whole tenant with no filter but the time window (not the `user` role, whose
-scope is its own events), one statement reads the rollup's day rows for whole
-clean days, its hour rows for the clean hours of the other days (the hourly
-timeline from its per-hour totals), and raw events for the rest: the partial
-hours at the window's edges and every dirty hour. Dirty marks, rollup and raw
-events are read in that one statement, one snapshot, so the answer is what
-the raw scan would give. Windows shorter than one whole UTC hour go raw.
+The rollup path (logs/rollup.py keeps the table, logs/stats_rollup.py reads
+it): when the request is the whole tenant with no filter but the time window
+(not the `user` role, whose scope is its own events), one statement reads the
+rollup for clean hours and days and raw events for the partial hours at the
+window's edges and every dirty hour; the answer is what the raw scan would
+give. Windows without one whole UTC hour inside go raw.
 
 The raw path, for everything else: all the aggregates (total, per action,
 severity and resource type, per user, per time bucket) come from one
@@ -27,7 +25,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import DateTimeField, F, Func, QuerySet
@@ -37,8 +35,8 @@ from tenants.scoping import TenantAccess
 
 from .filtersets import EventFilterSet, OffsetDateTimeField
 from .models import Event
-from .rollup import BREAKDOWNS, RAW_COUNTS
 from .selectors import event_filter
+from .stats_rollup import rollup_stats_rows
 
 BUCKETS = ("hour", "day")
 DEFAULT_BUCKET = "day"
@@ -51,7 +49,6 @@ OTHER_FILTERS = frozenset(EventFilterSet.base_filters) - ROLLUP_FILTERS
 # to compile, so JIT only adds its compile time. Both last to the end of the
 # request transaction, which the stats query ends.
 SESSION_SQL = "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"
-OPEN = datetime.max.replace(tzinfo=UTC)  # an open window end, as a bound
 
 # GROUPING(action, severity, resource_type, user_id, bucket) has a bit set for
 # each column a row is NOT grouped by (action is the highest bit).
@@ -70,69 +67,6 @@ SELECT grouping_id, key, bucket, n FROM grouped WHERE grouping_id <> 29
 UNION ALL
 (SELECT grouping_id, key, bucket, n FROM grouped WHERE grouping_id = 29
  ORDER BY n DESC, key LIMIT {top_users})
-"""
-
-
-# Parameters: see rollup_bounds. The GROUPING ids of the output are those of
-# STATS_SQL, so both paths share _shape.
-ROLLUP_STATS_SQL = f"""
-WITH dirty AS MATERIALIZED (
-    SELECT hour FROM logs_event_rollup_dirty
-    WHERE tenant_id = %(tenant)s AND hour >= %(hours_start)s AND hour < %(hours_end)s
-), dirty_days AS MATERIALIZED (
-    SELECT DISTINCT date_trunc('day', hour, 'UTC') AS day FROM dirty
-    WHERE hour >= %(days_start)s AND hour < %(days_end)s
-), hour_ranges (lo, hi) AS (
-    VALUES (%(hours_start)s::timestamptz, %(days_start)s::timestamptz),
-           (%(days_end)s::timestamptz, %(hours_end)s::timestamptz)
-    UNION ALL
-    SELECT day, day + interval '1 day' FROM dirty_days
-), rolled AS (
-    SELECT dimension, key, period, n FROM logs_event_rollup
-    WHERE tenant_id = %(tenant)s AND granularity = 'hour' AND dimension = 'total'
-      AND period >= %(hours_start)s AND period < %(hours_end)s
-      AND period NOT IN (SELECT hour FROM dirty)
-    UNION ALL
-    SELECT dimension, key, period, n FROM logs_event_rollup
-    WHERE tenant_id = %(tenant)s AND granularity = 'day' AND dimension = ANY(%(breakdowns)s)
-      AND period >= %(days_start)s AND period < %(days_end)s
-      AND period NOT IN (SELECT day FROM dirty_days)
-    UNION ALL
-    SELECT r.dimension, r.key, r.period, r.n
-    FROM hour_ranges AS h JOIN logs_event_rollup AS r
-        ON r.tenant_id = %(tenant)s AND r.granularity = 'hour'
-        AND r.dimension = ANY(%(breakdowns)s) AND r.period >= h.lo AND r.period < h.hi
-    WHERE r.period NOT IN (SELECT hour FROM dirty)
-), raw_events AS (
-    SELECT date_trunc('hour', "timestamp", 'UTC') AS hour,
-           action, severity, resource_type, user_id
-    FROM logs_event
-    WHERE tenant_id = %(tenant)s AND "timestamp" >= %(start)s AND "timestamp" < %(hours_start)s
-    UNION ALL
-    SELECT date_trunc('hour', "timestamp", 'UTC'), action, severity, resource_type, user_id
-    FROM logs_event
-    WHERE tenant_id = %(tenant)s AND "timestamp" >= %(hours_end)s AND "timestamp" < %(end)s
-    UNION ALL
-    SELECT d.hour, e.action, e.severity, e.resource_type, e.user_id
-    FROM dirty AS d JOIN logs_event AS e ON e.tenant_id = %(tenant)s
-        AND e."timestamp" >= d.hour AND e."timestamp" < d.hour + interval '1 hour'
-), parts AS (
-    SELECT dimension, key, period, n FROM rolled
-    UNION ALL
-    SELECT dimension, key, period, n
-    FROM ({RAW_COUNTS.format(events="SELECT * FROM raw_events")}) AS raw_counts
-)
-SELECT CASE dimension WHEN 'action' THEN 15 WHEN 'severity' THEN 23 ELSE 27 END,
-       key, NULL::timestamptz, sum(n)::bigint
-FROM parts WHERE dimension IN ('action', 'severity', 'resource_type') GROUP BY dimension, key
-UNION ALL
-SELECT 30, NULL, date_trunc(%(bucket)s, period, 'UTC') AS bucket, sum(n)::bigint
-FROM parts WHERE dimension = 'total' GROUP BY bucket
-UNION ALL
-SELECT 31, NULL, NULL, COALESCE(sum(n), 0)::bigint FROM parts WHERE dimension = 'total'
-UNION ALL
-(SELECT 29, key, NULL, sum(n)::bigint FROM parts WHERE dimension = 'user_id'
- GROUP BY key ORDER BY sum(n) DESC, key LIMIT {TOP_USERS})
 """
 
 
@@ -175,16 +109,21 @@ def event_stats(
         raise ValidationError({"bucket": [f"Must be one of {', '.join(BUCKETS)}."]})
     events = event_filter(scope=scope, params=params)  # validates the times first
     start, end = stats_window(params, now)
-    bounds = rollup_bounds(start, end) if _rollup_answers(access, params) else None
     with connection.cursor() as cursor:
         cursor.execute(SESSION_SQL)
-        if bounds is None:
-            cursor.execute(*_raw_query(events, start, bucket))
-        else:
-            cursor.execute(
-                ROLLUP_STATS_SQL, {**bounds, "tenant": access.tenant_id, "bucket": bucket}
+        rows = None
+        if _rollup_answers(access, params):
+            rows = rollup_stats_rows(
+                cursor,
+                tenant_id=access.tenant_id,
+                bucket=bucket,
+                start=start,
+                end=end,
+                top=TOP_USERS,
             )
-        rows = cursor.fetchall()
+        if rows is None:
+            cursor.execute(*_raw_query(events, start, bucket))
+            rows = cursor.fetchall()
     return {"start_time": start, "end_time": end, "bucket": bucket, **_shape(rows)}
 
 
@@ -199,42 +138,6 @@ def _raw_query(events: QuerySet[Event], start: datetime, bucket: str) -> tuple[s
 def _rollup_answers(access: TenantAccess, params: Mapping[str, str]) -> bool:
     """The scope is the whole tenant and no filter but the window is given."""
     return not access.sees_only_own_events and not any(params.get(f) for f in OTHER_FILTERS)
-
-
-def _floor(moment: datetime, unit: str) -> datetime:
-    moment = moment.replace(minute=0, second=0, microsecond=0)
-    return moment.replace(hour=0) if unit == "day" else moment
-
-
-def _ceil(moment: datetime, unit: str) -> datetime:
-    floor = _floor(moment, unit)
-    return floor if floor == moment else floor + timedelta(**{f"{unit}s": 1})
-
-
-def rollup_bounds(start: datetime, end: datetime | None) -> dict | None:
-    """How the rollup query splits [start, end); None when no whole hour is inside.
-
-    Raw events for [start, hours_start) and [hours_end, end); rollup hours in
-    [hours_start, hours_end), of which whole days [days_start, days_end) come
-    from day rows. `end` None is open (OPEN).
-    """
-    hours_start = _ceil(start, "hour")
-    hours_end = _floor(end, "hour") if end else OPEN
-    if hours_start >= hours_end:
-        return None
-    days_start = _ceil(hours_start, "day")
-    days_end = _floor(hours_end, "day") if end else OPEN
-    if days_start >= days_end:
-        days_start = days_end = hours_end  # no whole day inside: all hour rows
-    return {
-        "start": start,
-        "end": end or OPEN,
-        "hours_start": hours_start,
-        "hours_end": hours_end,
-        "days_start": days_start,
-        "days_end": days_end,
-        "breakdowns": BREAKDOWNS,
-    }
 
 
 def _shape(rows: list[tuple]) -> dict:

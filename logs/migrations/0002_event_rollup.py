@@ -104,8 +104,8 @@ class Migration(migrations.Migration):
                     models.CompositePrimaryKey(
                         "tenant_id",
                         "granularity",
-                        "dimension",
                         "period",
+                        "dimension",
                         "key",
                         blank=True,
                         editable=False,
@@ -122,6 +122,14 @@ class Migration(migrations.Migration):
             ],
             options={
                 "db_table": "logs_event_rollup",
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("dimension", "total"), ("granularity", "hour")),
+                        fields=["tenant_id", "period"],
+                        include=("n",),
+                        name="logs_event_rollup_totals",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
@@ -148,6 +156,15 @@ class Migration(migrations.Migration):
         ),
         migrations.RunSQL(
             [
+                # Readers rely on these: a misaligned period or mark would be
+                # counted twice (once from the rollup, once raw).
+                "ALTER TABLE logs_event_rollup ADD CONSTRAINT logs_event_rollup_valid CHECK ("
+                " granularity IN ('hour', 'day')"
+                " AND dimension IN ('total', 'action', 'severity', 'resource_type', 'user_id')"
+                " AND (dimension <> 'total' OR granularity = 'hour')"
+                " AND date_trunc(granularity, period AT TIME ZONE 'UTC') = period AT TIME ZONE 'UTC')",
+                "ALTER TABLE logs_event_rollup_dirty ADD CONSTRAINT logs_event_rollup_dirty_hour"
+                " CHECK (date_trunc('hour', hour AT TIME ZONE 'UTC') = hour AT TIME ZONE 'UTC')",
                 "ALTER TABLE logs_event_rollup ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY",
                 f"CREATE POLICY tenant_isolation ON logs_event_rollup {TENANT_POLICY}",
                 "ALTER TABLE logs_event_rollup_dirty ENABLE ROW LEVEL SECURITY",
