@@ -22,13 +22,21 @@ TENANT_POLICY = (
 # commit). A missing one is inserted; if a concurrent writer inserted it
 # first, ON CONFLICT DO UPDATE waits for that writer and then locks the row,
 # so every writer holds its mark until COMMIT and the refresh can never
-# recompute an hour without the writer's rows yet drop its mark.
+# recompute an hour without the writer's rows yet drop its mark. plpgsql, not
+# sql: its plan is cached per session (a sql function is planned per call,
+# which cost single-event inserts 0.5 ms instead of 0.2 ms).
 MARK_FUNCTION = """
 CREATE FUNCTION auditlog_stats_mark(tenant varchar, hours timestamptz[])
 RETURNS integer
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 AS $fn$
+DECLARE
+    marked integer;
+BEGIN
+    IF hours IS NULL OR cardinality(hours) = 0 THEN
+        RETURN 0;  -- nothing stored (all duplicates) or nothing deleted
+    END IF;
     WITH wanted AS (
         SELECT DISTINCT date_trunc('hour', h, 'UTC') AS hour
         FROM unnest(hours) AS h WHERE h IS NOT NULL
@@ -43,7 +51,9 @@ AS $fn$
         ON CONFLICT (tenant_id, hour) DO UPDATE SET marked_at = EXCLUDED.marked_at
         RETURNING 1
     )
-    SELECT (SELECT count(*) FROM held)::integer + (SELECT count(*) FROM added)::integer
+    SELECT (SELECT count(*) FROM held) + (SELECT count(*) FROM added) INTO marked;
+    RETURN marked;
+END;
 $fn$
 """
 

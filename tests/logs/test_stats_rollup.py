@@ -320,3 +320,58 @@ def test_an_hour_dirtied_after_the_plan_was_made_is_read_raw(dataset, monkeypatc
     monkeypatch.setattr(stats_rollup, "ATTEMPTS", 1)  # no retry left: the raw path answers
     answered, reference, used = both_paths(dataset.client("a_auditor"), monkeypatch, {})
     assert answered == reference
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_waits_for_a_writer_in_flight_and_counts_its_events(parties):
+    """The race the marks exist for: a writer holds its hour's mark until COMMIT.
+
+    A writer stores an event into an hour that is already marked dirty and
+    waits before committing; a refresh started meanwhile must not recompute
+    the hour without that event and drop the mark.
+    """
+    import threading
+
+    from django.db import connections, transaction
+
+    from logs.validation import parse_event
+    from tenants.scoping import resolve_access
+
+    hour = NOW.replace(minute=0, second=0, microsecond=0) - 5 * HOUR
+    seed(parties, "tenant-a", [event_body(timestamp=iso(hour + timedelta(minutes=1)))])
+    stored, go, refreshed = threading.Event(), threading.Event(), []
+
+    def writer():
+        try:
+            with transaction.atomic():
+                access = resolve_access(parties.a_admin, "tenant-a")
+                activate("tenant-a")
+                body = event_body(timestamp=iso(hour + timedelta(minutes=2)))
+                event = parse_event(body, tenant_id="tenant-a", now=datetime.now(UTC))
+                services.event_bulk_create(access=access, events=[event])
+                stored.set()
+                assert go.wait(10)
+        finally:
+            connections.close_all()
+
+    def refresher():
+        try:
+            refreshed.append(rollup.rollup_refresh(tenant_id="tenant-a", batch_hours=24))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer)]
+    threads[0].start()
+    assert stored.wait(10)
+    threads.append(threading.Thread(target=refresher))
+    threads[1].start()
+    threads[1].join(0.5)
+    assert threads[1].is_alive()  # waiting for the writer's lock on the mark
+    go.set()
+    for thread in threads:
+        thread.join(10)
+    assert refreshed == [1]
+    with transaction.atomic():
+        assert dirty_hours() == []
+        totals = [n for g, p, d, _, n in rollup_rows() if d == "total" and p == hour]
+        assert totals == [2]
