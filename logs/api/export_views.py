@@ -180,8 +180,11 @@ class EventStatsView(TenantScopedAPIView):
         operation_id="logs_stats",
         summary="Aggregate events: totals, breakdowns, top users, timeline",
         description=(
-            "Computed in PostgreSQL in one scan. Without `start_time` the window is the "
-            "30 days before `end_time` (or now). Accepts the list filters too."
+            "Exact counts. Without `start_time` the window is the 30 days before `end_time` "
+            "(or now). Accepts the list filters too. A window with no filter is served from "
+            "an hourly/daily rollup, with raw events for its partial edge hours and for hours "
+            "changed since the last refresh (about a minute), so it is fast and still exact; "
+            "a filtered request, or the `user` role, counts the matching events directly."
         ),
         parameters=[
             *TENANT_PARAMETERS,
