@@ -109,3 +109,71 @@ class EventKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id}:{self.id}"
+
+
+class EventRollup(models.Model):
+    """Exact event counts per UTC hour and per UTC day, one dimension at a time.
+
+    The hand-made continuous aggregate behind `GET /logs/stats` (logs/rollup.py
+    keeps it, logs/stats.py reads it). A row counts the tenant's events of one
+    period (`granularity` "hour" or "day", `period` its UTC start) by one
+    `dimension`: "total" (hours only, `key` empty), "action", "severity",
+    "resource_type" or "user_id" (`key` is the value).
+
+    Guarantees (with `EventRollupDirty`): for an hour with no dirty mark, its
+    hour rows equal a GROUP BY over the raw events of that hour; for a day with
+    no dirty hour, its day rows are the sums of its hour rows. Readers take the
+    rollup only for clean hours and days and read raw events for the rest, in
+    one statement (one snapshot), so stats stay exact. Row-level security
+    (ENABLE + FORCE) as on the events table.
+    """
+
+    pk = models.CompositePrimaryKey("tenant_id", "granularity", "period", "dimension", "key")
+    tenant_id = models.CharField(max_length=63)
+    granularity = models.CharField(max_length=4)  # "hour" | "day"
+    dimension = models.CharField(max_length=16)
+    period = models.DateTimeField()
+    key = models.CharField(max_length=255)
+    n = models.BigIntegerField()
+
+    class Meta:
+        db_table = "logs_event_rollup"
+        indexes = [
+            # The timeline reads one total per hour; without this it would walk
+            # every hour row of the window (the primary key is by period first).
+            models.Index(
+                fields=["tenant_id", "period"],
+                include=["n"],
+                name="logs_event_rollup_totals",
+                condition=models.Q(granularity="hour", dimension="total"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}:{self.granularity}:{self.period:%Y-%m-%dT%H}:{self.dimension}"
+
+
+class EventRollupDirty(models.Model):
+    """A (tenant, UTC hour) whose events changed since its rollup rows were computed.
+
+    Written in the same statement as the events it covers (ingest, deletion)
+    by the SQL function `auditlog_stats_mark`, so a committed change always has
+    its mark; the refresh task deletes marks and recomputes their hours in one
+    transaction. One row per hour: writers lock an existing mark FOR KEY SHARE
+    (they do not block each other), which makes the refresh wait for
+    in-flight writers before it recomputes. Row-level security is ENABLEd (the
+    application role sees its tenant's marks only) but not FORCEd: the table
+    holds no event data, and the owner-run `auditlog_stats_dirty_tenants()` must
+    list which tenants have work.
+    """
+
+    pk = models.CompositePrimaryKey("tenant_id", "hour")
+    tenant_id = models.CharField(max_length=63)
+    hour = models.DateTimeField()
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "logs_event_rollup_dirty"
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}:{self.hour:%Y-%m-%dT%H}"

@@ -23,7 +23,9 @@ from .validation import NewEvent, compatible
 # fed by a single JSON document (jsonb_to_recordset): one parameter encoded by
 # the C json module and parsed by PostgreSQL in C, several times cheaper than
 # sixteen array parameters escaped in Python. The key insert and the event
-# insert share the statement: only events whose key is new are stored.
+# insert share the statement: only events whose key is new are stored. The
+# same statement marks the UTC hours it stored events in as dirty for the
+# stats rollup (logs/rollup.py), so no committed event is ever missing from it.
 INSERT_SQL = """
     WITH input AS (
         SELECT * FROM jsonb_to_recordset(%(batch)s::jsonb) AS i(
@@ -36,16 +38,22 @@ INSERT_SQL = """
         SELECT %(tenant)s, id, ts, decode(hash, 'hex') FROM input
         ON CONFLICT DO NOTHING
         RETURNING id
+    ), stored AS (
+        INSERT INTO logs_event (
+            tenant_id, id, "timestamp", received_at, user_id, session_id, action, resource_type,
+            resource_id, severity, ip_address, user_agent, message, before, after, metadata,
+            request_id)
+        SELECT %(tenant)s, i.id, i.ts, %(received_at)s, i.user_id, i.session_id, i.action,
+               i.resource_type, i.resource_id, i.severity, i.ip_address, i.user_agent,
+               i.message, i.before, i.after, i.metadata, i.request_id
+        FROM input AS i JOIN new_keys USING (id)
+        RETURNING id, host(ip_address) AS ip, "timestamp"
+    ), marked AS (
+        SELECT auditlog_stats_mark(
+            %(tenant)s, array_agg(DISTINCT date_trunc('hour', "timestamp", 'UTC')))
+        FROM stored
     )
-    INSERT INTO logs_event (
-        tenant_id, id, "timestamp", received_at, user_id, session_id, action, resource_type,
-        resource_id, severity, ip_address, user_agent, message, before, after, metadata,
-        request_id)
-    SELECT %(tenant)s, i.id, i.ts, %(received_at)s, i.user_id, i.session_id, i.action,
-           i.resource_type, i.resource_id, i.severity, i.ip_address, i.user_agent, i.message,
-           i.before, i.after, i.metadata, i.request_id
-    FROM input AS i JOIN new_keys USING (id)
-    RETURNING id, host(ip_address)
+    SELECT id, ip FROM stored, marked
 """
 STORED_KEYS_SQL = """
     SELECT id, "timestamp", content_hash FROM logs_event_key
@@ -224,18 +232,26 @@ def events_delete(*, access: TenantAccess, before: datetime) -> int:
     """Delete the tenant's events older than `before` with their idempotency keys.
 
     The one way to delete events (retention calls it after archiving): an event
-    and its key always go together, in one statement. Returns the number deleted.
+    and its key always go together, in one statement, which also marks the
+    hours it emptied dirty for the stats rollup. Returns the number deleted.
     """
     with connection.cursor() as cursor:
         cursor.execute(
             """
             WITH gone AS (
                 DELETE FROM logs_event WHERE tenant_id = %(tenant)s AND "timestamp" < %(before)s
-                RETURNING id
+                RETURNING id, "timestamp"
+            ), keys AS (
+                DELETE FROM logs_event_key AS k USING gone
+                WHERE k.tenant_id = %(tenant)s AND k.id = gone.id
+                RETURNING 1
+            ), marked AS (
+                SELECT auditlog_stats_mark(
+                    %(tenant)s, array_agg(DISTINCT date_trunc('hour', "timestamp", 'UTC')))
+                FROM gone
             )
-            DELETE FROM logs_event_key AS k USING gone
-            WHERE k.tenant_id = %(tenant)s AND k.id = gone.id
+            SELECT (SELECT count(*) FROM keys) FROM marked
             """,
             {"tenant": access.tenant_id, "before": before},
         )
-        return cursor.rowcount
+        return cursor.fetchone()[0]

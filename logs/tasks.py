@@ -3,10 +3,24 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import services
+from . import rollup, services
 
 
 @shared_task(name="logs.partitions_create_ahead")
 def partitions_create_ahead() -> int:
     """Scheduled by beat: keep daily partitions ready ahead of time (idempotent)."""
     return services.partitions_create_ahead(days=settings.EVENTS_PARTITIONS_AHEAD)
+
+
+@shared_task(name="logs.stats_rollup_refresh")
+def stats_rollup_refresh() -> int:
+    """Scheduled by beat: recompute the stats rollup's dirty hours (idempotent).
+
+    Takes no arguments: the dirty marks in PostgreSQL are the work list, so a
+    duplicate delivery finds nothing left, and a missed run is caught up by the next.
+    """
+    return rollup.rollup_drain(
+        tenant_ids=rollup.dirty_tenants(),
+        batch_hours=settings.STATS_ROLLUP_BATCH_HOURS,
+        max_batches=settings.STATS_ROLLUP_MAX_BATCHES,
+    )

@@ -144,9 +144,20 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+# Stats rollup (logs/rollup.py): how often beat refreshes dirty hours, how many
+# hours one transaction recomputes (writers to those hours wait for it), and
+# how many such batches one run does per tenant (the rest waits for the next run).
+STATS_ROLLUP_REFRESH_SECONDS = env_int("STATS_ROLLUP_REFRESH_SECONDS", 60, minimum=1)
+STATS_ROLLUP_BATCH_HOURS = env_int("STATS_ROLLUP_BATCH_HOURS", 24, minimum=1)
+STATS_ROLLUP_MAX_BATCHES = env_int("STATS_ROLLUP_MAX_BATCHES", 100, minimum=1)
 CELERY_BEAT_SCHEDULE: dict = {
     # Hourly, so a missed run or a new day never leaves ingest without a partition.
     "logs-partitions-create-ahead": {"task": "logs.partitions_create_ahead", "schedule": 3600.0},
+    # Stats rollup freshness: dirty hours are read raw until this has run.
+    "logs-stats-rollup-refresh": {
+        "task": "logs.stats_rollup_refresh",
+        "schedule": float(STATS_ROLLUP_REFRESH_SECONDS),
+    },
 }
 
 # --- OpenSearch (optional search backend) ------------------------------------

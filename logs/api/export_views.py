@@ -180,8 +180,11 @@ class EventStatsView(TenantScopedAPIView):
         operation_id="logs_stats",
         summary="Aggregate events: totals, breakdowns, top users, timeline",
         description=(
-            "Computed in PostgreSQL in one scan. Without `start_time` the window is the "
-            "30 days before `end_time` (or now). Accepts the list filters too."
+            "Exact counts. Without `start_time` the window is the 30 days before `end_time` "
+            "(or now). Accepts the list filters too. A window with no filter is served from "
+            "an hourly/daily rollup, with raw events for its partial edge hours and for hours "
+            "changed since the last refresh (about a minute), so it is fast and still exact; "
+            "a filtered request, or the `user` role, counts the matching events directly."
         ),
         parameters=[
             *TENANT_PARAMETERS,
@@ -193,5 +196,7 @@ class EventStatsView(TenantScopedAPIView):
     def get(self, request: Request) -> Response:
         params: Mapping[str, str] = request.query_params
         reject_unknown(params, STATS_PARAMETERS)
-        result = stats.event_stats(scope=self.get_queryset(), params=params, now=timezone.now())
+        result = stats.event_stats(
+            access=self.access, scope=self.get_queryset(), params=params, now=timezone.now()
+        )
         return Response(StatsSerializer(result).data)

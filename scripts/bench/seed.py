@@ -52,6 +52,20 @@ def migrate(owner_url: str, env: dict) -> None:
     )
 
 
+def stats_rollup(app_url: str, env: dict) -> float:
+    """Build the stats rollup after the COPY, which bypasses the dirty marks of
+    ingest (docs/export-and-stats.md); as the application role. Seconds spent."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "manage.py", "stats_rollup", "--all"],
+        cwd=ROOT,
+        env={**env, "DATABASE_URL": app_url},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
 def ensure_partitions(database: str, days: int) -> None:
     today = datetime.now(UTC).date()
     with psycopg.connect(admin_url(database), autocommit=True) as conn:

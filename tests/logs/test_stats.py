@@ -113,15 +113,26 @@ def test_empty_tenant(parties):
     assert body["top_users"] == body["timeline"] == []
 
 
-def test_all_aggregates_come_from_one_query(parties):
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        # user, membership, activate, jit/work_mem, dirty hours, the rollup statement
+        ({}, ["set_config('jit'", "logs_event_rollup_dirty", "logs_event_rollup"]),
+        # user, membership, activate, jit/work_mem, the raw GROUPING SETS statement
+        ({"q": "x"}, ["set_config('jit'", "GROUPING SETS"]),
+    ],
+)
+def test_stats_take_a_fixed_number_of_queries(parties, params, expected):
     known_dataset(parties)
     client = parties.client("a_auditor")
     stats.timescaledb_installed()  # asked once per process
     with CaptureQueriesContext(connection) as queries:
-        get_stats(client)
+        get_stats(client, **params)
     sql = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
-    assert sum("GROUPING SETS" in q for q in sql) == 1
-    assert len(sql) == 4, sql  # user, membership, activate, stats
+    assert len(sql) == 3 + len(expected), sql
+    for statement, marker in zip(sql[3:], expected, strict=True):
+        assert marker in statement
+    assert "logs_event_rollup" in sql[-1] or "GROUPING SETS" in sql[-1]
 
 
 def test_user_role_counts_only_its_own_events(parties):
