@@ -72,8 +72,7 @@ def _text(name: str) -> Cast:
 
 
 # The fields PostgreSQL turns into text for an export; the others are text
-# already. JSON fields come as their jsonb text (`{"a": 1}`): the encoders
-# re-encode them compactly, as the list endpoint writes them.
+# already. JSON fields come as their jsonb text (`{"a": 1}`), written as is.
 EXPORT_COLUMNS = {
     "id": _text("id"),
     "timestamp": IsoUtc("timestamp"),
