@@ -2,7 +2,9 @@
 
 The pieces, in the order a request uses them:
 - `export_queryset` validates the filters and the ordering while the request
-  can still answer 400 (the view validates the format);
+  can still answer 400 (the view validates the format). Its rows are tuples of
+  text in `EVENT_FIELDS` order, formatted by PostgreSQL as the API writes them
+  (`EXPORT_COLUMNS`), so the encoders do no per-value type conversion;
 - `export_access_record` stores the EXPORT access event in the request
   transaction, so no byte of an export leaves before its audit record commits;
 - `export_stream` is the response body. It runs after the view returned, when
@@ -22,7 +24,8 @@ from itertools import islice
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Func, QuerySet, TextField
+from django.db.models.functions import Cast
 from rest_framework.exceptions import ValidationError
 
 from tenants.scoping import TenantAccess, activate
@@ -36,17 +39,59 @@ from .validation import CONTROL_RE, parse_event
 
 logger = logging.getLogger(__name__)
 
-# Encoders turn chunks of selector rows into text blocks (logs.api.export_formats).
-Encoder = Callable[[Iterable[list[dict]]], Iterator[str]]
+# A row of an export: the event's fields in EVENT_FIELDS order, each text or None.
+ExportRow = tuple[str | None, ...]
+# Encoders turn chunks of export rows into text blocks (logs.api.export_formats).
+Encoder = Callable[[Iterable[list[ExportRow]]], Iterator[str]]
+
+
+class IsoUtc(Func):
+    """A timestamptz as `event_json` writes it: `datetime.isoformat()` in UTC with `Z`.
+
+    That is `YYYY-MM-DDTHH:MM:SS`, then `.ffffff` only when the microseconds are
+    not zero, then `Z`, whatever the session time zone. (`.000000` can only be
+    the fraction: the date and time parts hold no dot.)
+    """
+
+    template = (
+        "(replace(to_char(%(expressions)s AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '') || 'Z')"
+    )
+    output_field = TextField()
+
+
+class Host(Func):
+    """An inet as the API writes it: the address alone (no `/32` or `/128`)."""
+
+    function = "host"
+    output_field = TextField()
+
+
+def _text(name: str) -> Cast:
+    return Cast(name, TextField())
+
+
+# The fields PostgreSQL turns into text for an export; the others are text
+# already. JSON fields come as their jsonb text (`{"a": 1}`), written as is.
+EXPORT_COLUMNS = {
+    "id": _text("id"),
+    "timestamp": IsoUtc("timestamp"),
+    "received_at": IsoUtc("received_at"),
+    "ip_address": Host("ip_address"),
+    "before": _text("before"),
+    "after": _text("after"),
+    "metadata": _text("metadata"),
+}
 
 
 def export_queryset(*, scope: QuerySet[Event], params: Mapping[str, str]) -> QuerySet[Event]:
-    """The filtered, ordered events to export as dicts; 400 names a bad parameter."""
+    """The filtered, ordered events to export as `ExportRow`s; 400 names a bad parameter."""
     ordering = params.get("ordering") or "-timestamp"
     if ordering not in ORDERINGS:
         raise ValidationError({"ordering": ["Must be -timestamp or timestamp."]})
     order = ("-timestamp", "-id") if ORDERINGS[ordering] else ("timestamp", "id")
-    return event_filter(scope=scope, params=params).order_by(*order).values(*EVENT_FIELDS)
+    columns = [EXPORT_COLUMNS.get(name, name) for name in EVENT_FIELDS]
+    return event_filter(scope=scope, params=params).order_by(*order).values_list(*columns)
 
 
 def export_access_record(
@@ -112,6 +157,6 @@ def export_stream(
             raise
 
 
-def _chunks(rows: Iterator[dict], size: int) -> Iterator[list[dict]]:
+def _chunks(rows: Iterator[ExportRow], size: int) -> Iterator[list[ExportRow]]:
     while chunk := list(islice(rows, size)):
         yield chunk

@@ -99,10 +99,11 @@ class EventExportView(TenantScopedAPIView):
             "constant memory. Parameters are validated before the first byte (400 names the "
             "bad one). The export is itself recorded as an `EXPORT` event (resource_type "
             "`audit_log`, metadata: format, ordering, filters) when the request is accepted; "
-            "that event is not part of its own export. CSV: a header row, nested objects as "
-            "compact JSON, and cells starting with = + - @ tab or carriage return prefixed "
-            "with `'` so spreadsheets do not run them as formulas. JSON: one array. NDJSON: "
-            "one event per line."
+            "that event is not part of its own export. Nested objects (`before`, `after`, "
+            '`metadata`) are JSON as PostgreSQL stores them (`{"a": 1}`). CSV: a header row, '
+            "and cells starting with = + - @ tab or carriage return prefixed with `'` so "
+            "spreadsheets do not run them as formulas. JSON: one array. NDJSON: one event "
+            "per line."
         ),
         parameters=[
             *TENANT_PARAMETERS,
