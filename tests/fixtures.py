@@ -81,3 +81,27 @@ def sqs_queues() -> dict[str, str]:
     from archival.queues import ensure_queues
 
     return ensure_queues()
+
+
+# The role matrix columns: every kind of caller, in this order.
+MATRIX_PARTIES = ["platform_admin", "a_admin", "a_auditor", "a_user", "b_user", "outsider", None]
+
+
+def matrix_cases(matrix: list[tuple]) -> list:
+    """pytest params (method, path, body, party, expected) from matrix rows
+    (name, method, path, body, [expected status per MATRIX_PARTIES])."""
+    return [
+        pytest.param(method, path, body, party, expected[i], id=f"{name}-{party or 'anonymous'}")
+        for name, method, path, body, expected in matrix
+        for i, party in enumerate(MATRIX_PARTIES)
+    ]
+
+
+def matrix_call(parties: Parties, party: str | None, method: str, path: str, body):
+    """One matrix request; every refusal must be application/problem+json."""
+    client = parties.client(party)
+    call = getattr(client, method)
+    response = call(path) if body is None else call(path, body, format="json")
+    if response.status_code >= 400:
+        assert response["Content-Type"] == "application/problem+json"
+    return response
