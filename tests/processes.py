@@ -56,7 +56,14 @@ def running(args: list[str], env: dict[str, str], log_name: str, port: int | Non
     log_path = ROOT / ".run" / f"test-{log_name}.log"
     log_path.parent.mkdir(exist_ok=True)
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: tests may kill it whole
+        )
         try:
             if port is not None:
                 wait_for_port(port, proc)
@@ -74,6 +81,13 @@ def asgi_server(env: dict[str, str], port: int):
     args = [sys.executable, "-m", "uvicorn", "auditlog_project.asgi:application"]
     args += ["--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
     return running(args, env, f"asgi-{port}", port=port)
+
+
+def wsgi_server(env: dict[str, str], port: int, workers: int = 2):
+    """gunicorn sync workers, as `make run` and production serve HTTP."""
+    args = [str(Path(sys.executable).with_name("gunicorn")), "auditlog_project.wsgi:application"]
+    args += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning"]
+    return running(args, env, f"wsgi-{port}", port=port)
 
 
 def celery_worker(env: dict[str, str]):
