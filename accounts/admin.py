@@ -9,7 +9,7 @@ def _platform_admins_only(request) -> bool:
     return bool(request.user.is_active and request.user.is_superuser)
 
 
-admin.site.has_permission = _platform_admins_only
+admin.site.has_permission = _platform_admins_only  # type: ignore[method-assign]
 admin.site.site_header = "Audit Log administration"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -10,7 +9,7 @@ from rest_framework.exceptions import ValidationError
 
 from auditlog_project.problems import Conflict
 
-User = get_user_model()
+from .models import User  # AUTH_USER_MODEL
 
 
 @transaction.atomic

@@ -34,7 +34,8 @@ class ProblemFieldErrorSerializer(serializers.Serializer):
 
 
 class ValidationProblemSerializer(ProblemSerializer):
-    errors = ProblemFieldErrorSerializer(many=True)
+    # A field named like Serializer.errors: this class only describes the schema.
+    errors = ProblemFieldErrorSerializer(many=True)  # type: ignore[assignment]
 
 
 def problem_responses(*statuses: int) -> dict:

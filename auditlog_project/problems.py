@@ -143,17 +143,16 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         body = _validation_problem(api_exc)
     else:
         detail = api_exc.detail
+        message = str(detail)
         if isinstance(detail, dict | list):
-            detail = next(iter(flatten_errors(detail)), {"message": str(detail)})["message"]
+            message = next(iter(flatten_errors(detail)), {"message": message})["message"]
         codes = api_exc.get_codes()
-        body = problem(
-            api_exc.status_code, str(detail), code=codes if isinstance(codes, str) else None
-        )
+        body = problem(api_exc.status_code, message, code=codes if isinstance(codes, str) else None)
     headers = {}
-    if getattr(api_exc, "auth_header", None):
-        headers["WWW-Authenticate"] = api_exc.auth_header
-    if getattr(api_exc, "wait", None) is not None:
-        headers["Retry-After"] = str(max(1, int(api_exc.wait)))
+    if auth_header := getattr(api_exc, "auth_header", None):
+        headers["WWW-Authenticate"] = auth_header
+    if (wait := getattr(api_exc, "wait", None)) is not None:
+        headers["Retry-After"] = str(max(1, int(wait)))
     return Response(
         body, status=api_exc.status_code, headers=headers, content_type=PROBLEM_CONTENT_TYPE
     )

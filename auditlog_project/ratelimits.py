@@ -43,10 +43,9 @@ def check(request, group: str, value: str, rate: str, *, increment: bool = True)
     raise Throttled (429) once `rate` is used up."""
     usage = _usage(request, group, value, rate, increment=increment)
     # Without incrementing, the limit is reached once the count equals it.
-    exhausted = usage and (
-        usage["should_limit"] or (not increment and usage["count"] >= usage["limit"])
-    )
-    if exhausted:
+    if usage is None:
+        return  # the cache failed and RATELIMIT_FAIL_OPEN is set
+    if usage["should_limit"] or (not increment and usage["count"] >= usage["limit"]):
         raise Throttled(wait=max(1, usage["time_left"]))
 
 
@@ -104,7 +103,7 @@ def enforce(limits: list[tuple[str, str]]) -> None:
 def _redis():
     """One client per process: Django's cache builds a new client object on every
     call, which costs more than the round trip itself (the pool is shared anyway)."""
-    return cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    return cache._cache.get_client(write=True)
 
 
 def principal_key(request) -> str:

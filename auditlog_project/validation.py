@@ -13,9 +13,9 @@ class StrictSerializerMixin:
             raise serializers.ValidationError(
                 {"non_field_errors": ["Expected a JSON object."]}, code="invalid"
             )
-        unknown = sorted(set(data) - set(self.fields))  # type: ignore[attr-defined]
+        unknown = sorted(set(data) - set(self.fields))
         if unknown:
             raise serializers.ValidationError(
                 {name: ["Unknown field."] for name in unknown}, code="unknown_field"
             )
-        return super().to_internal_value(data)  # type: ignore[misc]
+        return super().to_internal_value(data)

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from datetime import datetime
 from itertools import islice
+from typing import cast
 from uuid import UUID
 
 from django.db import transaction
@@ -137,7 +138,7 @@ def _valid_ip(value: str | None) -> str | None:
 
 def export_stream(
     *, tenant_id: str, rows: QuerySet[Event], encode: Encoder, chunk_size: int
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """The response body: encoded rows, one bytes block per `chunk_size` rows.
 
     A generator consumed by the server after the request transaction ended:
@@ -148,7 +149,9 @@ def export_stream(
     with transaction.atomic():
         activate(tenant_id)
         try:
-            chunks = _chunks(rows.iterator(chunk_size=chunk_size), chunk_size)
+            # `rows` is a values_list() queryset: it yields ExportRow tuples.
+            tuples = cast(Iterator[ExportRow], rows.iterator(chunk_size=chunk_size))
+            chunks = _chunks(tuples, chunk_size)
             for text in encode(chunks):
                 yield text.encode("utf-8")
         except Exception:

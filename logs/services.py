@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -139,7 +140,7 @@ def _insert(tenant_id: str, events: list[NewEvent], received_at: datetime) -> di
         }
         for e in events
     ]
-    params = {
+    params: dict[str, Any] = {
         "tenant": tenant_id,
         "received_at": received_at,
         "batch": json.dumps(batch, ensure_ascii=False, allow_nan=False),

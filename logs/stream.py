@@ -105,13 +105,15 @@ class StreamFilter:
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> StreamFilter:
-        values = {name: _split(params.get(name, "")) for name in FILTER_FIELDS}
+        values: dict[str, frozenset[str]] = {
+            name: _split(params.get(name, "")) for name in FILTER_FIELDS
+        }
         values["severity"] = frozenset(v.upper() for v in values["severity"])
         values["action"] = frozenset(v.upper() for v in values["action"])
         if bad := values["severity"] - SEVERITIES:
             raise BadFilter(f"severity: unknown value(s) {sorted(bad)}")
-        if bad := {a for a in values["action"] if not _ACTION.match(a)}:
-            raise BadFilter(f"action: invalid value(s) {sorted(bad)}")
+        if invalid := {a for a in values["action"] if not _ACTION.match(a)}:
+            raise BadFilter(f"action: invalid value(s) {sorted(invalid)}")
         for name in ("resource_type", "user_id"):
             if any(len(v) > 255 for v in values[name]):
                 raise BadFilter(f"{name}: values are at most 255 characters")

@@ -16,7 +16,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
@@ -250,7 +250,7 @@ def event_errors_or_value(raw: Any, *, tenant_id: str, now: datetime):
     severity = "INFO" if severity is None else _field(errors, "severity", check_severity, severity)
     ip = raw.get("ip_address")
     ip = None if ip is None else _field(errors, "ip_address", check_ip, ip)
-    strings = _strings(raw, errors)
+    strings: dict[str, Any] = _strings(raw, errors)
     texts = _json_fields(raw, errors)
     if errors:
         return None, errors
@@ -260,7 +260,7 @@ def event_errors_or_value(raw: Any, *, tenant_id: str, now: datetime):
         id_given=event_id is not None,
         timestamp=ts,
         timestamp_given=given_ts is not None,
-        action=action,
+        action=cast(str, action),  # not None once there are no errors
         severity=severity,
         ip_address=ip,
         before=raw.get("before"),

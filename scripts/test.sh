@@ -11,6 +11,9 @@ echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
+echo "== mypy (with the Django and DRF stubs)"
+.venv/bin/mypy
+
 echo "== django checks"
 "$PY" manage.py check --fail-level WARNING
 # Production settings must pass the deployment checklist with real-looking secrets.

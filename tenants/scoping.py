@@ -140,7 +140,7 @@ class TenantScopedAPIView(generics.GenericAPIView):
     """
 
     # Principal and tenant limits are enforced together in initial(), below.
-    throttle_classes: ClassVar[list] = []
+    throttle_classes: list = []
     tenant_operations: ClassVar[Mapping[str, Operation]] = {}
     scoped_model: ClassVar[type[models.Model] | None] = None
     # Endpoints that address the tenant itself as an object answer 404 instead.

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import cast
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
@@ -10,7 +13,7 @@ from auditlog_project.validation import StrictSerializerMixin
 
 
 def _token_extras() -> dict:
-    lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]
+    lifetime = cast(timedelta, settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"])
     return {"token_type": "Bearer", "expires_in": int(lifetime.total_seconds())}
 
 

@@ -20,4 +20,4 @@ from .local import *  # noqa: E402,F403
 DATABASES["default"]["TEST"] = {"NAME": f"test_auditlog{_SUFFIX}"}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES["default"]["KEY_PREFIX"] = f"auditlog-test{_SUFFIX}"  # noqa: F405
-CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"auditlog-test{_SUFFIX}"  # noqa: F405
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"auditlog-test{_SUFFIX}"  # type: ignore[index]  # noqa: F405

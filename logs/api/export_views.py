@@ -8,7 +8,7 @@ that transaction committed; `logs.export.export_stream` opens its own.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -61,7 +61,7 @@ def reject_unknown(params: Iterable[str], known: frozenset[str]) -> None:
         raise exceptions.ValidationError({name: ["Unknown parameter."] for name in unknown})
 
 
-async def _async_blocks(blocks: Iterator[bytes]) -> AsyncIterator[bytes]:
+async def _async_blocks(blocks: Generator[bytes, None, None]) -> AsyncIterator[bytes]:
     """The blocks of a sync generator, pulled one at a time on the request's thread.
 
     Under ASGI Django would read a sync iterator to the end into memory before
@@ -69,15 +69,17 @@ async def _async_blocks(blocks: Iterator[bytes]) -> AsyncIterator[bytes]:
     sensitive: every step runs on the thread (and database connection) that
     ran the view.
     """
-    pull = sync_to_async(next)
+    pull = sync_to_async(lambda: next(blocks, None))
     try:
-        while (block := await pull(blocks, None)) is not None:
+        while (block := await pull()) is not None:
             yield block
     finally:
         await sync_to_async(blocks.close)()
 
 
-def _body(request: Request, blocks: Iterator[bytes]) -> Iterator[bytes] | AsyncIterator[bytes]:
+def _body(
+    request: Request, blocks: Generator[bytes, None, None]
+) -> Iterator[bytes] | AsyncIterator[bytes]:
     return _async_blocks(blocks) if isinstance(request._request, ASGIRequest) else blocks
 
 
