@@ -38,14 +38,13 @@ def count(request, group: str, value: str, rate: str) -> None:
     _usage(request, group, value, rate, increment=True)
 
 
-def check(request, group: str, value: str, rate: str, *, increment: bool = True) -> None:
-    """Count one hit for `value` in `group` (or only look, with increment=False);
-    raise Throttled (429) once `rate` is used up."""
-    usage = _usage(request, group, value, rate, increment=increment)
-    # Without incrementing, the limit is reached once the count equals it.
-    if usage is None:
-        return  # the cache failed and RATELIMIT_FAIL_OPEN is set
-    if usage["should_limit"] or (not increment and usage["count"] >= usage["limit"]):
+def check(request, group: str, value: str, rate: str) -> None:
+    """Raise Throttled (429) when `rate` is used up for `value` in `group`; counts nothing.
+
+    If the cache fails, django-ratelimit reports the limit as reached (fail closed).
+    """
+    usage = _usage(request, group, value, rate, increment=False)
+    if usage is not None and usage["count"] >= usage["limit"]:
         raise Throttled(wait=max(1, usage["time_left"]))
 
 

@@ -2,6 +2,8 @@
 
 from enum import StrEnum
 
+from rest_framework import permissions
+
 from .choices import Role
 
 
@@ -20,6 +22,15 @@ ALLOWED_ROLES: dict[Operation, frozenset[str]] = {
 }
 
 PLATFORM_ADMIN = "platform_admin"
+
+
+class IsPlatformAdmin(permissions.BasePermission):
+    """The operations of the last matrix row: list/create tenants, create users."""
+
+    message = "Only platform administrators may do this."
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.is_superuser)
 
 
 def role_allows(role: str, operation: Operation) -> bool:

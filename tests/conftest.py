@@ -7,9 +7,6 @@ security is in force in tests exactly as it is at run time.
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 from django.conf import settings
 from django.db import connections
@@ -45,14 +42,8 @@ def test_env(django_db_setup) -> dict[str, str]:
     return base_env()
 
 
-@pytest.fixture
-def python() -> str:
-    return sys.executable
-
-
 @pytest.fixture(autouse=True)
 def _no_proxy_env(monkeypatch):
     for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")

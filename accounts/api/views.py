@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import permissions, status
+from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,6 +14,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from auditlog_project import ratelimits
 from auditlog_project.openapi import problem_responses
+from tenants.permissions import IsPlatformAdmin
 
 from ..selectors import user_identity
 from ..services import user_create
@@ -26,13 +27,6 @@ from .serializers import (
     UserCreateSerializer,
     UserSerializer,
 )
-
-
-class IsPlatformAdmin(permissions.BasePermission):
-    message = "Only platform administrators may do this."
-
-    def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.is_superuser)
 
 
 def _login_limits(request) -> list[tuple[str, str, str]]:
@@ -62,7 +56,7 @@ class TokenView(TokenObtainPairView):
     def post(self, request, *args, **kwargs):
         limits = _login_limits(request)
         for group, value, rate in limits:
-            ratelimits.check(request, group, value, rate, increment=False)
+            ratelimits.check(request, group, value, rate)
         try:
             return super().post(request, *args, **kwargs)
         except AuthenticationFailed:

@@ -94,7 +94,7 @@ def prepare(args, env) -> tuple[dict, EventFactory]:
 
 
 def django_setup(env: dict) -> None:
-    os.environ.update({k: v for k, v in env.items() if k not in os.environ or k in env})
+    os.environ.update(env)
     import django
 
     django.setup()

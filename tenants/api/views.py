@@ -7,12 +7,11 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.views import IsPlatformAdmin
 from auditlog_project.openapi import problem_responses
 
 from .. import selectors, services
 from ..models import Membership
-from ..permissions import PLATFORM_ADMIN, Operation
+from ..permissions import PLATFORM_ADMIN, IsPlatformAdmin, Operation
 from ..scoping import TenantScopedAPIView
 from .serializers import (
     MemberSerializer,

@@ -156,7 +156,7 @@ def test_create_user_conflict_and_weak_password(parties):
 
 
 class TestBruteForce:
-    def test_failed_logins_per_username_are_limited_with_retry_after(self, settings):
+    def test_failed_logins_per_username_are_limited_with_retry_after(self):
         victim = make_user(fresh_name("victim")).username
         for attempt in range(5):
             assert login(victim, "guess", ip=unique_ip()).status_code == 401, attempt
