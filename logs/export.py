@@ -31,11 +31,12 @@ from rest_framework.exceptions import ValidationError
 
 from tenants.scoping import TenantAccess, activate
 
-from . import services
+from . import fields, services
+from .fields import EVENT_FIELDS
 from .filtersets import EventFilterSet
 from .models import Event
 from .pagination import ORDERINGS
-from .selectors import EVENT_FIELDS, event_filter
+from .selectors import event_filter
 from .validation import CONTROL_RE, parse_event
 
 logger = logging.getLogger(__name__)
@@ -72,17 +73,20 @@ def _text(name: str) -> Cast:
     return Cast(name, TextField())
 
 
-# The fields PostgreSQL turns into text for an export; the others are text
-# already. JSON fields come as their jsonb text (`{"a": 1}`), written as is.
-EXPORT_COLUMNS = {
-    "id": _text("id"),
-    "timestamp": IsoUtc("timestamp"),
-    "received_at": IsoUtc("received_at"),
-    "ip_address": Host("ip_address"),
-    "before": _text("before"),
-    "after": _text("after"),
-    "metadata": _text("metadata"),
+# How PostgreSQL turns each kind of column into the text the API writes;
+# other columns are text already. JSON columns come as their jsonb text
+# (`{"a": 1}`), written as is.
+_AS_TEXT: dict[str, Callable[[str], Func]] = {
+    "UUIDField": _text,
+    "DateTimeField": IsoUtc,
+    "GenericIPAddressField": Host,
+    "JSONField": _text,
 }
+# The export's select list, one expression (or column name) per EVENT_FIELDS entry.
+EXPORT_COLUMNS: list[str | Func] = [
+    _AS_TEXT[fields.kind(name)](name) if fields.kind(name) in _AS_TEXT else name
+    for name in EVENT_FIELDS
+]
 
 
 def export_queryset(*, scope: QuerySet[Event], params: Mapping[str, str]) -> QuerySet[Event]:
@@ -91,8 +95,7 @@ def export_queryset(*, scope: QuerySet[Event], params: Mapping[str, str]) -> Que
     if ordering not in ORDERINGS:
         raise ValidationError({"ordering": ["Must be -timestamp or timestamp."]})
     order = ("-timestamp", "-id") if ORDERINGS[ordering] else ("timestamp", "id")
-    columns = [EXPORT_COLUMNS.get(name, name) for name in EVENT_FIELDS]
-    return event_filter(scope=scope, params=params).order_by(*order).values_list(*columns)
+    return event_filter(scope=scope, params=params).order_by(*order).values_list(*EXPORT_COLUMNS)
 
 
 def export_access_record(

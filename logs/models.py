@@ -35,8 +35,13 @@ class Event(models.Model):
     actor_field = "user_id"  # the `user` role sees only its own events
 
     pk = models.CompositePrimaryKey("tenant", "id", "timestamp")
-    tenant = models.ForeignKey(Tenant, on_delete=models.DO_NOTHING, related_name="+")
+    # The fields below, in this order, are THE definition of an event's columns:
+    # logs/fields.py derives the insert statement, the stored-row shape, the
+    # list/get selection, the API shapes and the export columns from them.
+    # Adding a field: declare it here, write its migration, add its validation
+    # rule (logs/validation.py RULES).
     id = models.UUIDField()
+    tenant = models.ForeignKey(Tenant, on_delete=models.DO_NOTHING, related_name="+")
     timestamp = models.DateTimeField()
     received_at = models.DateTimeField(db_default=Now())
     user_id = models.CharField(max_length=255)

@@ -11,29 +11,10 @@ from uuid import UUID
 from django.db.models import QuerySet, Subquery
 from django_filters.utils import translate_validation
 
+from .fields import EVENT_FIELDS
 from .filtersets import EventFilterSet
 from .models import Event, EventKey
 from .pagination import Page, PageRequest, keyset_page
-
-EVENT_FIELDS = (
-    "id",
-    "tenant_id",
-    "timestamp",
-    "received_at",
-    "user_id",
-    "session_id",
-    "action",
-    "resource_type",
-    "resource_id",
-    "severity",
-    "ip_address",
-    "user_agent",
-    "message",
-    "before",
-    "after",
-    "metadata",
-    "request_id",
-)
 
 
 def event_filter(*, scope: QuerySet[Event], params: Mapping[str, str]) -> QuerySet[Event]:

@@ -16,9 +16,11 @@ from django.utils import timezone
 from auditlog_project.problems import Conflict
 from tenants.scoping import TenantAccess
 
+from . import fields
+from .fields import EVENT_FIELDS
 from .selectors import event_by_key
 from .signals import events_committed
-from .validation import NewEvent, compatible
+from .validation import NewEvent, retry_matches
 
 # COPY is refused on tables with row-level security, so a batch is one INSERT
 # fed by a single JSON document (jsonb_to_recordset): one parameter encoded by
@@ -26,36 +28,41 @@ from .validation import NewEvent, compatible
 # sixteen array parameters escaped in Python. The key insert and the event
 # insert share the statement: only events whose key is new are stored. The
 # same statement marks the UTC hours it stored events in as dirty for the
-# stats rollup (logs/rollup.py), so no committed event is ever missing from it.
-INSERT_SQL = """
+# stats rollup (logs/stats/refresh.py), so no committed event is ever missing
+# from it. The columns come from logs.fields: a batch item holds the
+# client-set columns and `content_hash`; server-set columns are parameters.
+
+
+def _insert_sql() -> str:
+    recordset = ", ".join(f'"{name}" {fields.sql_type(name)}' for name in fields.INPUT_FIELDS)
+    columns = ", ".join(f'"{name}"' for name in fields.EVENT_FIELDS)
+    values = ", ".join(
+        f"%({name})s" if name in fields.SERVER_SET else f'i."{name}"'
+        for name in fields.EVENT_FIELDS
+    )
+    return f"""
     WITH input AS (
-        SELECT * FROM jsonb_to_recordset(%(batch)s::jsonb) AS i(
-            id uuid, ts timestamptz, hash text, user_id text, session_id text, action text,
-            resource_type text, resource_id text, severity text, ip_address inet,
-            user_agent text, message text, before jsonb, after jsonb, metadata jsonb,
-            request_id text)
+        SELECT * FROM jsonb_to_recordset(%(batch)s::jsonb) AS i({recordset}, content_hash text)
     ), new_keys AS (
         INSERT INTO logs_event_key (tenant_id, id, "timestamp", content_hash)
-        SELECT %(tenant)s, id, ts, decode(hash, 'hex') FROM input
+        SELECT %(tenant_id)s, id, "timestamp", decode(content_hash, 'hex') FROM input
         ON CONFLICT DO NOTHING
         RETURNING id
     ), stored AS (
-        INSERT INTO logs_event (
-            tenant_id, id, "timestamp", received_at, user_id, session_id, action, resource_type,
-            resource_id, severity, ip_address, user_agent, message, before, after, metadata,
-            request_id)
-        SELECT %(tenant)s, i.id, i.ts, %(received_at)s, i.user_id, i.session_id, i.action,
-               i.resource_type, i.resource_id, i.severity, i.ip_address, i.user_agent,
-               i.message, i.before, i.after, i.metadata, i.request_id
+        INSERT INTO logs_event ({columns})
+        SELECT {values}
         FROM input AS i JOIN new_keys USING (id)
         RETURNING id, host(ip_address) AS ip, "timestamp"
     ), marked AS (
         SELECT auditlog_stats_mark(
-            %(tenant)s, array_agg(DISTINCT date_trunc('hour', "timestamp", 'UTC')))
+            %(tenant_id)s, array_agg(DISTINCT date_trunc('hour', "timestamp", 'UTC')))
         FROM stored
     )
     SELECT id, ip FROM stored, marked
 """
+
+
+INSERT_SQL = _insert_sql()
 STORED_KEYS_SQL = """
     SELECT id, "timestamp", content_hash FROM logs_event_key
     WHERE tenant_id = %s AND id = ANY(%s::uuid[])
@@ -121,27 +128,15 @@ def _insert(tenant_id: str, events: list[NewEvent], received_at: datetime) -> di
     """Insert the events whose id is new for the tenant; {id: ip as PostgreSQL writes it}."""
     batch = [
         {
+            **e.values,
             "id": str(e.id),
-            "ts": e.timestamp.isoformat(),
-            "hash": e.content_hash.hex(),
-            "user_id": e.user_id,
-            "session_id": e.session_id,
-            "action": e.action,
-            "resource_type": e.resource_type,
-            "resource_id": e.resource_id,
-            "severity": e.severity,
-            "ip_address": e.ip_address,
-            "user_agent": e.user_agent,
-            "message": e.message,
-            "before": e.before,
-            "after": e.after,
-            "metadata": e.metadata,
-            "request_id": e.request_id,
+            "timestamp": e.timestamp.isoformat(),
+            "content_hash": e.content_hash.hex(),
         }
         for e in events
     ]
     params: dict[str, Any] = {
-        "tenant": tenant_id,
+        "tenant_id": tenant_id,
         "received_at": received_at,
         "batch": json.dumps(batch, ensure_ascii=False, allow_nan=False),
     }
@@ -160,7 +155,7 @@ def _check_duplicates(tenant_id: str, retries: list[NewEvent]) -> list[tuple]:
     clashes = [
         str(e.id)
         for e in retries
-        if e.id not in stored or not compatible(stored[e.id][1], stored[e.id][2], e)
+        if e.id not in stored or not retry_matches(stored[e.id][1], stored[e.id][2], e)
     ]
     if clashes:
         raise Conflict(
@@ -172,25 +167,9 @@ def _check_duplicates(tenant_id: str, retries: list[NewEvent]) -> list[tuple]:
 
 def _row(tenant_id: str, e: NewEvent, received_at: datetime, ip: str | None) -> dict:
     """The stored event in the shape selectors return (the ip as PostgreSQL spells it)."""
-    return {
-        "id": e.id,
-        "tenant_id": tenant_id,
-        "timestamp": e.timestamp,
-        "received_at": received_at,
-        "user_id": e.user_id,
-        "session_id": e.session_id,
-        "action": e.action,
-        "resource_type": e.resource_type,
-        "resource_id": e.resource_id,
-        "severity": e.severity,
-        "ip_address": ip,
-        "user_agent": e.user_agent,
-        "message": e.message,
-        "before": e.before,
-        "after": e.after,
-        "metadata": e.metadata,
-        "request_id": e.request_id,
-    }
+    stored = {"tenant_id": tenant_id, "received_at": received_at, "ip_address": ip}
+    values = e.values
+    return {name: stored[name] if name in stored else values[name] for name in EVENT_FIELDS}
 
 
 def partitions_ensure(days: Iterable[date]) -> None:

@@ -14,14 +14,18 @@ import ipaddress
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from auditlog_project.problems import ContentTooLarge
 
+from . import fields
 from .choices import Severity
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -34,22 +38,6 @@ CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 MESSAGE_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 JSON_NUL_RE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # PostgreSQL jsonb refuses \u0000
 
-# name -> (min length, max length, required); all may be null when not required.
-STRINGS: dict[str, tuple[int, int, bool]] = {
-    "user_id": (1, 255, True),
-    "session_id": (0, 255, False),
-    "resource_type": (1, 128, True),
-    "resource_id": (0, 255, False),
-    "user_agent": (0, 1024, False),
-    "message": (0, 8192, False),
-    "request_id": (0, 128, False),
-}
-JSON_FIELDS = ("before", "after", "metadata")
-INPUT_FIELDS = frozenset(
-    {"id", "tenant_id", "timestamp", "action", "severity", "ip_address", *STRINGS, *JSON_FIELDS}
-)
-READ_ONLY_FIELDS = frozenset({"received_at"})
-
 
 class Invalid(Exception):
     def __init__(self, message: str, code: str = "invalid") -> None:
@@ -59,27 +47,25 @@ class Invalid(Exception):
 
 @dataclass(slots=True)
 class NewEvent:
-    """A validated, normalised event ready to store (JSON fields also as text)."""
+    """A validated, normalised event ready to store.
 
-    id: uuid.UUID
+    `values` holds every client-set column (fields.INPUT_FIELDS) by name:
+    normalised (action and severity upper case, the IP as Python writes it),
+    None when not given; JSON objects as sent.
+    """
+
+    values: dict[str, Any]
     id_given: bool
-    timestamp: datetime
     timestamp_given: bool
-    user_id: str
-    session_id: str | None
-    action: str
-    resource_type: str
-    resource_id: str | None
-    severity: str
-    ip_address: str | None
-    user_agent: str | None
-    message: str | None
-    before: dict | None
-    after: dict | None
-    metadata: dict | None
-    json_text: dict[str, str | None]
-    request_id: str | None
     content_hash: bytes
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.values["id"]
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.values["timestamp"]
 
 
 def check_string(value: Any, low: int, high: int, *, message: bool = False) -> str:
@@ -177,42 +163,112 @@ def json_depth(value: dict | list) -> int:
     return deepest
 
 
-def _field(errors: dict, name: str, check, *args, **kwargs) -> Any:
-    try:
-        return check(*args, **kwargs)
-    except Invalid as exc:
-        errors[name] = [exc.detail]
-        return None
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """The input rule of one client-set column, and how the API documents it.
+
+    `check` normalises a given (non-null) value or raises Invalid; a missing
+    or null value is an error when `required`, else `default`. `json`: the
+    column stores the object as sent, and `check` returns its canonical text
+    (for the content hash). `pattern`, `max_length` and `doc` describe the
+    rule in the OpenAPI schema (logs/api/serializers.py).
+    """
+
+    check: Callable[[Any], Any]
+    required: bool = False
+    default: Any = None
+    json: bool = False
+    pattern: str | None = None
+    min_length: int = 0
+    max_length: int | None = None
+    doc: str = ""
+
+
+def _no_check(value: Any) -> Any:  # id and timestamp: parsed in event_errors_or_value
+    return value
+
+
+def _string(name: str, *, required: bool = False, doc: str = "", max_length: int = 0) -> Rule:
+    """A string rule; its maximum length is the model's unless the column is text."""
+    high = max_length or cast(int, fields.field(name).max_length)
+    low = 1 if required else 0
+    check = partial(check_string, low=low, high=high, message=name == "message")
+    return Rule(check, required=required, min_length=low, max_length=high, doc=doc)
+
+
+def _json(doc: str = f"At most {JSON_MAX_BYTES // 1024} KiB.") -> Rule:
+    return Rule(check_json_object, json=True, doc=doc)
+
+
+# One rule per client-set column (fields.INPUT_FIELDS, checked at import), in
+# the order of the content hash: id and timestamp first (not hashed), then the
+# hashed columns. The hash of a stored event must never change, so a rule
+# added later goes at the end (see _content_hash).
+RULES: dict[str, Rule] = {
+    "id": Rule(_no_check, doc="Client-chosen id: makes the write idempotent per tenant."),
+    "timestamp": Rule(
+        _no_check,
+        doc="With an offset; at most 5 minutes in the future. Default: time received.",
+    ),
+    "action": Rule(
+        check_action,
+        required=True,
+        pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$",
+        doc="Case-insensitive, stored upper case: CREATE, VIEW, LOGIN, ...",
+    ),
+    "severity": Rule(check_severity, default="INFO"),
+    "ip_address": Rule(check_ip),
+    "user_id": _string("user_id", required=True, doc="The actor."),
+    "session_id": _string("session_id"),
+    "resource_type": _string("resource_type", required=True),
+    "resource_id": _string("resource_id"),
+    "user_agent": _string("user_agent"),
+    "message": _string("message", max_length=8192, doc="Tab and newline are allowed here."),
+    "request_id": _string("request_id", doc="Correlation id."),
+    "before": _json(),
+    "after": _json(),
+    "metadata": _json(),
+}
+if set(RULES) != set(fields.INPUT_FIELDS):
+    raise ImproperlyConfigured(
+        "logs.validation.RULES must have one rule per client-set column of logs.models.Event: "
+        f"{sorted(set(RULES) ^ set(fields.INPUT_FIELDS))}"
+    )
+HASHED = tuple(name for name in RULES if name not in ("id", "timestamp"))
+# The columns hashed as a plain list since the first release; a later rule
+# enters the hash only when given (see _content_hash).
+HASH_BASE = HASHED[:13]
+INPUT_NAMES = frozenset({"tenant_id", *RULES})
+READ_ONLY_FIELDS = fields.SERVER_SET - {"tenant_id"}
 
 
 def _unknown_fields(raw: dict, errors: dict) -> None:
     for name in raw:
         if name in READ_ONLY_FIELDS:
             errors[name] = [ErrorDetail("This field is read-only (server-set).", "read_only")]
-        elif name not in INPUT_FIELDS:
+        elif name not in INPUT_NAMES:
             errors[str(name)] = [ErrorDetail("Unknown field.", "unknown_field")]
 
 
-def _strings(raw: dict, errors: dict) -> dict[str, str | None]:
-    values: dict[str, str | None] = {}
-    for name, (low, high, required) in STRINGS.items():
-        value = raw.get(name)
+def _checked(raw: dict, errors: dict, values: dict[str, Any]) -> list:
+    """Check every hashed column into `values`; the values to hash (JSON as text)."""
+    hashed = []
+    for name in HASHED:
+        rule, value = RULES[name], raw.get(name)
         if value is None:
-            if required:
+            if rule.required:
                 errors[name] = [ErrorDetail("This field is required.", "required")]
-            values[name] = None
+            values[name] = rule.default
+            hashed.append(rule.default)
             continue
-        values[name] = _field(
-            errors, name, check_string, value, low, high, message=name == "message"
-        )
-    return values
-
-
-def _json_fields(raw: dict, errors: dict) -> dict[str, str | None]:
-    return {
-        name: None if raw.get(name) is None else _field(errors, name, check_json_object, raw[name])
-        for name in JSON_FIELDS
-    }
+        try:
+            checked = rule.check(value)
+        except Invalid as exc:
+            errors[name] = [exc.detail]
+            checked = None
+        values[name] = value if rule.json else checked
+        hashed.append(checked)
+    return hashed
 
 
 def _tenant(raw: dict, tenant_id: str, errors: dict) -> None:
@@ -225,8 +281,20 @@ def _tenant(raw: dict, tenant_id: str, errors: dict) -> None:
         ]
 
 
-def _content_hash(event_fields: list) -> bytes:
-    text = json.dumps(event_fields, ensure_ascii=False, separators=(",", ":"))
+def _content_hash(hashed: list) -> bytes:
+    """The hash of an event's content, as stored with its key.
+
+    HASH_BASE is hashed as a plain list of values; a column added later
+    enters as [name, value] only when given, so an event stored before the
+    column existed still matches its retry.
+    """
+    parts = hashed[: len(HASH_BASE)]
+    parts += [
+        [name, value]
+        for name, value in zip(HASHED[len(HASH_BASE) :], hashed[len(HASH_BASE) :], strict=True)
+        if value is not None
+    ]
+    text = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
@@ -241,35 +309,24 @@ def event_errors_or_value(raw: Any, *, tenant_id: str, now: datetime):
     event_id = None if given_id is None else _field(errors, "id", check_uuid, given_id)
     given_ts = raw.get("timestamp")
     ts = now if given_ts is None else _field(errors, "timestamp", check_timestamp, given_ts, now)
-    if raw.get("action") is None:
-        errors["action"] = [ErrorDetail("This field is required.", "required")]
-        action = None
-    else:
-        action = _field(errors, "action", check_action, raw["action"])
-    severity = raw.get("severity")
-    severity = "INFO" if severity is None else _field(errors, "severity", check_severity, severity)
-    ip = raw.get("ip_address")
-    ip = None if ip is None else _field(errors, "ip_address", check_ip, ip)
-    strings: dict[str, Any] = _strings(raw, errors)
-    texts = _json_fields(raw, errors)
+    values: dict[str, Any] = {"id": event_id or uuid.uuid4(), "timestamp": ts}
+    hashed = _checked(raw, errors, values)
     if errors:
         return None, errors
-    hashed = [action, severity, ip, *strings.values(), *texts.values()]
     return NewEvent(
-        id=event_id or uuid.uuid4(),
+        values=values,
         id_given=event_id is not None,
-        timestamp=ts,
         timestamp_given=given_ts is not None,
-        action=cast(str, action),  # not None once there are no errors
-        severity=severity,
-        ip_address=ip,
-        before=raw.get("before"),
-        after=raw.get("after"),
-        metadata=raw.get("metadata"),
-        json_text=texts,
         content_hash=_content_hash(hashed),
-        **strings,
     ), {}
+
+
+def _field(errors: dict, name: str, check, *args) -> Any:
+    try:
+        return check(*args)
+    except Invalid as exc:
+        errors[name] = [exc.detail]
+        return None
 
 
 def parse_event(raw: Any, *, tenant_id: str, now: datetime) -> NewEvent:
@@ -326,11 +383,13 @@ def _parse_items(items: list, *, tenant_id: str, now: datetime) -> tuple[list[Ne
 
 
 def same_content(stored: NewEvent, retry: NewEvent) -> bool:
-    """A retry matches when its content is equal and any timestamp it names is equal."""
-    return compatible(stored.timestamp, stored.content_hash, retry)
+    """Two events of one body with the same id: the later is a retry of the first."""
+    return retry_matches(stored.timestamp, stored.content_hash, retry)
 
 
-def compatible(timestamp: datetime, content_hash: bytes, retry: NewEvent) -> bool:
+def retry_matches(timestamp: datetime, content_hash: bytes, retry: NewEvent) -> bool:
+    """A retry matches a stored event when its content hash is equal and any
+    timestamp it names is the stored one (an omitted timestamp defaults to now)."""
     if bytes(content_hash) != retry.content_hash:
         return False
     return not retry.timestamp_given or retry.timestamp == timestamp

@@ -17,7 +17,7 @@ from json.encoder import encode_basestring
 from rest_framework.exceptions import ValidationError
 
 from ..export import Encoder, ExportRow
-from ..selectors import EVENT_FIELDS
+from ..fields import EVENT_FIELDS, JSON_FIELDS
 
 DEFAULT_FORMAT = "csv"
 # A CSV cell starting with one of these is a formula in spreadsheet software
@@ -41,11 +41,11 @@ def export_format(name: str | None) -> ExportFormat:
     return chosen
 
 
-# `before`, `after` and `metadata` arrive as jsonb text, which is JSON already:
+# JSON columns (`before`, `after`, `metadata`) arrive as jsonb text, which is JSON already:
 # written as it is, they cost no decoding and re-encoding (the most expensive
 # step per row otherwise). PostgreSQL writes it with a space after `:` and `,`
 # (`{"a": 1, "b": [1, 2]}`): valid JSON, the same values as the list endpoint.
-RAW_JSON = tuple(name in ("before", "after", "metadata") for name in EVENT_FIELDS)
+RAW_JSON = tuple(name in JSON_FIELDS for name in EVENT_FIELDS)
 # One JSON object per row, compact, keys in EVENT_FIELDS order (as `event_json`).
 OBJECT_TEMPLATE = "{" + ",".join(f'"{name}":%s' for name in EVENT_FIELDS) + "}"
 

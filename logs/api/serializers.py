@@ -7,11 +7,14 @@ OpenAPI schema and are not used per request.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from rest_framework import serializers
 
-from ..choices import Severity
+from .. import fields
+from ..validation import RULES
 
 
 def _iso(value: datetime) -> str:
@@ -28,66 +31,86 @@ def event_json(row: dict) -> dict:
     return out
 
 
-class EventSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    tenant_id = serializers.CharField()
-    timestamp = serializers.DateTimeField()
-    received_at = serializers.DateTimeField(help_text="Set by the server.")
-    user_id = serializers.CharField()
-    session_id = serializers.CharField(allow_null=True)
-    action = serializers.CharField()
-    resource_type = serializers.CharField()
-    resource_id = serializers.CharField(allow_null=True)
-    severity = serializers.ChoiceField(choices=Severity.choices)
-    ip_address = serializers.IPAddressField(allow_null=True)
-    user_agent = serializers.CharField(allow_null=True)
-    message = serializers.CharField(allow_null=True)
-    before = serializers.JSONField(allow_null=True)
-    after = serializers.JSONField(allow_null=True)
-    metadata = serializers.JSONField(allow_null=True)
-    request_id = serializers.CharField(allow_null=True)
+def _declared(make_fields: Callable[[], dict[str, serializers.Field]]):
+    """Give a serializer class the fields `make_fields` derives (DRF collects
+    declared fields when the class is created; these come from the model)."""
+
+    def decorate(cls: type[serializers.Serializer]) -> type[serializers.Serializer]:
+        cls._declared_fields = make_fields()
+        return cls
+
+    return decorate
 
 
-def _optional_text(max_length: int, help_text: str = "") -> serializers.CharField:
+_OUTPUT = {
+    "UUIDField": serializers.UUIDField,
+    "DateTimeField": serializers.DateTimeField,
+    "GenericIPAddressField": serializers.IPAddressField,
+    "JSONField": serializers.JSONField,
+}
+
+
+def _output_field(name: str) -> serializers.Field:
+    model_field = fields.field(name)
+    options: dict = {"allow_null": True} if model_field.null else {}
+    if name in fields.SERVER_SET and model_field.has_db_default():
+        options["help_text"] = "Set by the server."
+    if model_field.choices:
+        return serializers.ChoiceField(choices=model_field.choices, **options)
+    return _OUTPUT.get(fields.kind(name), serializers.CharField)(**options)
+
+
+def _input_field(name: str) -> serializers.Field:
+    """A client-set column as its validation rule (logs.validation.RULES) accepts it."""
+    rule, model_field, kind = RULES[name], fields.field(name), fields.kind(name)
+    optional: dict[str, Any] = {"required": False, "allow_null": True}
+    if rule.pattern:
+        return serializers.RegexField(rule.pattern, help_text=rule.doc)
+    if model_field.choices:
+        return serializers.ChoiceField(
+            choices=model_field.choices, required=False, default=rule.default
+        )
+    if kind == "JSONField":
+        return serializers.DictField(**optional, help_text=rule.doc)
+    if kind == "GenericIPAddressField":
+        return serializers.IPAddressField(**optional)
+    if kind in ("UUIDField", "DateTimeField"):
+        return _OUTPUT[kind](required=False, help_text=rule.doc)
+    if rule.required:
+        return serializers.CharField(
+            min_length=rule.min_length, max_length=rule.max_length, help_text=rule.doc
+        )
     return serializers.CharField(
-        required=False,
-        allow_null=True,
-        allow_blank=True,
-        max_length=max_length,
-        help_text=help_text,
+        **optional, allow_blank=True, max_length=rule.max_length, help_text=rule.doc
     )
 
 
-class EventCreateSerializer(serializers.Serializer):
-    """An event to store. Unknown fields are refused; strings refuse control characters."""
+def _event_fields() -> dict[str, serializers.Field]:
+    return {name: _output_field(name) for name in fields.EVENT_FIELDS}
 
-    id = serializers.UUIDField(
-        required=False, help_text="Client-chosen id: makes the write idempotent per tenant."
-    )
-    tenant_id = serializers.CharField(
+
+def _event_create_fields() -> dict[str, serializers.Field]:
+    tenant = serializers.CharField(
         required=False,
         help_text="The tenant; may be omitted when the caller belongs to exactly one.",
     )
-    timestamp = serializers.DateTimeField(
-        required=False,
-        help_text="With an offset; at most 5 minutes in the future. Default: time received.",
-    )
-    user_id = serializers.CharField(min_length=1, max_length=255, help_text="The actor.")
-    session_id = _optional_text(255)
-    action = serializers.RegexField(
-        r"^[A-Za-z][A-Za-z0-9_]{0,63}$",
-        help_text="Case-insensitive, stored upper case: CREATE, VIEW, LOGIN, ...",
-    )
-    resource_type = serializers.CharField(min_length=1, max_length=128)
-    resource_id = _optional_text(255)
-    severity = serializers.ChoiceField(choices=Severity.choices, required=False, default="INFO")
-    ip_address = serializers.IPAddressField(required=False, allow_null=True)
-    user_agent = _optional_text(1024)
-    message = _optional_text(8192, "Tab and newline are allowed here.")
-    before = serializers.DictField(required=False, allow_null=True, help_text="At most 64 KiB.")
-    after = serializers.DictField(required=False, allow_null=True, help_text="At most 64 KiB.")
-    metadata = serializers.DictField(required=False, allow_null=True, help_text="At most 64 KiB.")
-    request_id = _optional_text(128, "Correlation id.")
+    return {
+        name: tenant if name == "tenant_id" else _input_field(name)
+        for name in fields.EVENT_FIELDS
+        if name == "tenant_id" or name in RULES
+    }
+
+
+# A stored event: every column of logs.models.Event. (No docstring: it would
+# become the schema's description.)
+@_declared(_event_fields)
+class EventSerializer(serializers.Serializer):
+    pass
+
+
+@_declared(_event_create_fields)
+class EventCreateSerializer(serializers.Serializer):
+    """An event to store. Unknown fields are refused; strings refuse control characters."""
 
 
 class BulkCreateSerializer(serializers.Serializer):
