@@ -18,75 +18,27 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from datetime import datetime
 from itertools import islice
 from typing import cast
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import Func, QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
 
 from tenants.scoping import TenantAccess, activate
 
-from . import fields, services
-from .fields import EVENT_FIELDS
+from . import services
 from .filtersets import EventFilterSet
 from .models import Event
 from .pagination import ORDERINGS
 from .selectors import event_filter
 from .validation import CONTROL_RE, parse_event
+from .wire import EXPORT_COLUMNS, Encoder, ExportRow
 
 logger = logging.getLogger(__name__)
-
-# A row of an export: the event's fields in EVENT_FIELDS order, each text or None.
-ExportRow = tuple[str | None, ...]
-# Encoders turn chunks of export rows into text blocks (logs.api.export_formats).
-Encoder = Callable[[Iterable[list[ExportRow]]], Iterator[str]]
-
-
-class IsoUtc(Func):
-    """A timestamptz as `event_json` writes it: `datetime.isoformat()` in UTC with `Z`.
-
-    That is `YYYY-MM-DDTHH:MM:SS`, then `.ffffff` only when the microseconds are
-    not zero, then `Z`, whatever the session time zone. (`.000000` can only be
-    the fraction: the date and time parts hold no dot.)
-    """
-
-    template = (
-        "(replace(to_char(%(expressions)s AT TIME ZONE 'UTC', "
-        "'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '') || 'Z')"
-    )
-    output_field = TextField()
-
-
-class Host(Func):
-    """An inet as the API writes it: the address alone (no `/32` or `/128`)."""
-
-    function = "host"
-    output_field = TextField()
-
-
-def _text(name: str) -> Cast:
-    return Cast(name, TextField())
-
-
-# How PostgreSQL turns each kind of column into the text the API writes;
-# other columns are text already. JSON columns come as their jsonb text
-# (`{"a": 1}`), written as is.
-_AS_TEXT: dict[str, Callable[[str], Func]] = {
-    "UUIDField": _text,
-    "DateTimeField": IsoUtc,
-    "GenericIPAddressField": Host,
-    "JSONField": _text,
-}
-# The export's select list, one expression (or column name) per EVENT_FIELDS entry.
-EXPORT_COLUMNS: list[str | Func] = [
-    _AS_TEXT[fields.kind(name)](name) if fields.kind(name) in _AS_TEXT else name
-    for name in EVENT_FIELDS
-]
 
 
 def export_queryset(*, scope: QuerySet[Event], params: Mapping[str, str]) -> QuerySet[Event]:

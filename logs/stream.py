@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 
 from channels.layers import get_channel_layer
 
+from .wire import event_json
+
 logger = logging.getLogger(__name__)
 
 SEVERITIES = frozenset({"INFO", "WARNING", "ERROR", "CRITICAL"})
@@ -85,8 +87,6 @@ def publish(tenant_id: str, events: list[dict]) -> Future | None:
 
 def on_events_committed(sender, tenant_id: str, events: list[dict], **kwargs) -> None:
     """Receiver of logs.signals.events_committed_signal: one message per request."""
-    from .api.serializers import event_json
-
     publish(tenant_id, [event_json(event) for event in events])
 
 

@@ -30,7 +30,7 @@ from tenants.scoping import TenantScopedAPIView
 from .. import export, stats
 from ..filtersets import EventFilterSet
 from ..models import Event
-from .export_formats import FORMATS, export_format
+from ..wire import FORMATS, export_format
 from .serializers import EventSerializer
 from .views import FILTER_PARAMETERS, TENANT_PARAMETERS
 

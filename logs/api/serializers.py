@@ -8,27 +8,12 @@ OpenAPI schema and are not used per request.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from rest_framework import serializers
 
 from .. import fields
 from ..validation import RULES
-
-
-def _iso(value: datetime) -> str:
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def event_json(row: dict) -> dict:
-    """A stored event (selector row) as the API returns it."""
-    out = dict(row)
-    out["id"] = str(row["id"])
-    out["timestamp"] = _iso(row["timestamp"])
-    out["received_at"] = _iso(row["received_at"])
-    return out
 
 
 def _declared(make_fields: Callable[[], dict[str, serializers.Field]]):

@@ -22,13 +22,13 @@ from ..filtersets import EventFilterSet, OffsetDateTimeFilter, UpperCaseInFilter
 from ..models import Event
 from ..pagination import Cursor
 from ..validation import parse_bulk, parse_event
+from ..wire import event_json
 from .serializers import (
     BulkCreateSerializer,
     BulkResultSerializer,
     EventCreateSerializer,
     EventPageSerializer,
     EventSerializer,
-    event_json,
 )
 
 TENANT_PARAMETERS = [

@@ -9,8 +9,8 @@ import pytest
 
 from logs import fields, services, validation
 from logs.api.serializers import EventCreateSerializer, EventSerializer
-from logs.export import EXPORT_COLUMNS
 from logs.models import Event
+from logs.wire import EXPORT_COLUMNS
 
 MODEL_COLUMNS = [field.attname for field in Event._meta.concrete_fields]
 

@@ -1,4 +1,4 @@
-"""Export rows are formatted by PostgreSQL (logs.export.EXPORT_COLUMNS): they must
+"""Export rows are formatted by PostgreSQL (logs.wire.EXPORT_COLUMNS): they must
 equal what the list endpoint returns, for every kind of value; byte for byte but for
 nested JSON, which is written as PostgreSQL's jsonb text."""
 
