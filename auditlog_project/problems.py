@@ -1,5 +1,7 @@
 """RFC 9457 problem details for every error under /api/.
 
+The one mapping from errors to HTTP answers. The project's domain errors
+(`auditlog_project.errors`, raised by services, validation and selectors) and
 DRF exceptions go through `exception_handler`; Django-level 404/500 (unknown
 paths, crashes outside DRF) go through `not_found` and `server_error`.
 """
@@ -15,6 +17,8 @@ from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+
+from . import errors
 
 logger = logging.getLogger(__name__)
 
@@ -37,13 +41,13 @@ TITLES = {
 }
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the current state of the resource."
-    default_code = "conflict"
+# Raised by apps that still import it from here; it is the domain error.
+Conflict = errors.Conflict
 
 
 class ContentTooLarge(exceptions.APIException):
+    """A request body over MAX_REQUEST_BYTES (the parser): an HTTP-level limit."""
+
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "too_large"
@@ -99,13 +103,27 @@ def flatten_errors(detail: Any, path: str = "") -> Iterator[dict]:
         yield {"field": path, "message": str(detail), "code": getattr(detail, "code", "invalid")}
 
 
-def _validation_problem(exc: exceptions.ValidationError) -> dict:
-    errors = list(flatten_errors(exc.detail))
-    fields = sorted({row["field"] for row in errors if row["field"]})
-    detail = "Invalid input" + (f" in: {', '.join(fields[:10])}" if fields else ".")
-    if not fields and errors:
-        detail = errors[0]["message"]
-    return problem(400, detail, code="validation-error", errors=errors)
+def _validation_problem(detail: Any) -> dict:
+    rows = list(flatten_errors(detail))
+    fields = sorted({row["field"] for row in rows if row["field"]})
+    message = "Invalid input" + (f" in: {', '.join(fields[:10])}" if fields else ".")
+    if not fields and rows:
+        message = rows[0]["message"]
+    return problem(400, message, code="validation-error", errors=rows)
+
+
+def _domain_problem(exc: errors.DomainError) -> tuple[int, dict]:
+    """The status and problem document of a domain error."""
+    if isinstance(exc, errors.Invalid):
+        return 400, _validation_problem(exc.errors)
+    if isinstance(exc, errors.Forbidden):
+        rows = list(flatten_errors(exc.errors))
+        return 403, problem(403, exc.message, code="forbidden", errors=rows)
+    if isinstance(exc, errors.Conflict):
+        return 409, problem(409, exc.message, code="conflict")
+    if isinstance(exc, errors.TooLarge):
+        return 413, problem(413, exc.message, code="too_large")
+    raise TypeError(f"no problem mapping for {type(exc).__name__}")
 
 
 def _as_api_exception(exc: Exception) -> exceptions.APIException | None:
@@ -131,6 +149,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     from rest_framework.views import set_rollback  # views import the parsers, which import us
 
     set_rollback()
+    if isinstance(exc, errors.DomainError):
+        code, body = _domain_problem(exc)
+        return Response(body, status=code, content_type=PROBLEM_CONTENT_TYPE)
     api_exc = _as_api_exception(exc)
     if api_exc is None:
         logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
@@ -140,7 +161,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
             content_type=PROBLEM_CONTENT_TYPE,
         )
     if isinstance(api_exc, exceptions.ValidationError):
-        body = _validation_problem(api_exc)
+        body = _validation_problem(api_exc.detail)
     else:
         detail = api_exc.detail
         message = str(detail)

@@ -26,8 +26,8 @@ from uuid import UUID
 
 from django.db import transaction
 from django.db.models import QuerySet
-from rest_framework.exceptions import ValidationError
 
+from auditlog_project.errors import Invalid
 from tenants.scoping import TenantAccess, activate
 
 from . import services
@@ -45,7 +45,7 @@ def export_queryset(*, scope: QuerySet[Event], params: Mapping[str, str]) -> Que
     """The filtered, ordered events to export as `ExportRow`s; 400 names a bad parameter."""
     ordering = params.get("ordering") or "-timestamp"
     if ordering not in ORDERINGS:
-        raise ValidationError({"ordering": ["Must be -timestamp or timestamp."]})
+        raise Invalid({"ordering": ["Must be -timestamp or timestamp."]})
     order = ("-timestamp", "-id") if ORDERINGS[ordering] else ("timestamp", "id")
     return event_filter(scope=scope, params=params).order_by(*order).values_list(*EXPORT_COLUMNS)
 

@@ -17,7 +17,8 @@ from datetime import datetime
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
-from rest_framework.exceptions import ValidationError
+
+from auditlog_project.errors import Invalid
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -44,7 +45,7 @@ class Cursor:
                 raise ValueError(direction)
             return cls(timestamp=timestamp, id=UUID(hex=ident), backwards=direction == "p")
         except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError):
-            raise ValidationError(
+            raise Invalid(
                 {"cursor": ["Invalid cursor; use the next/previous links as given."]}
             ) from None
 
@@ -60,10 +61,10 @@ class PageRequest:
         """`ordering`, `page_size` and `cursor`; 400 naming the bad parameter."""
         ordering = params.get("ordering") or "-timestamp"
         if ordering not in ORDERINGS:
-            raise ValidationError({"ordering": ["Must be -timestamp or timestamp."]})
+            raise Invalid({"ordering": ["Must be -timestamp or timestamp."]})
         raw_size = params.get("page_size") or str(DEFAULT_PAGE_SIZE)
         if not re.fullmatch(r"[0-9]{1,4}", raw_size) or not 1 <= int(raw_size) <= MAX_PAGE_SIZE:
-            raise ValidationError({"page_size": [f"Must be an integer 1-{MAX_PAGE_SIZE}."]})
+            raise Invalid({"page_size": [f"Must be an integer 1-{MAX_PAGE_SIZE}."]})
         cursor = params.get("cursor")
         return cls(
             descending=ORDERINGS[ordering],

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from uuid import UUID
 
 from django.db.models import QuerySet, Subquery
-from django_filters.utils import translate_validation
+
+from auditlog_project.errors import Invalid, Message
 
 from .fields import EVENT_FIELDS
 from .filtersets import EventFilterSet
@@ -18,10 +19,15 @@ from .pagination import Page, PageRequest, keyset_page
 
 
 def event_filter(*, scope: QuerySet[Event], params: Mapping[str, str]) -> QuerySet[Event]:
-    """`scope` narrowed by the contract's filters; ValidationError names a bad one."""
+    """`scope` narrowed by the contract's filters; Invalid names a bad one."""
     filterset = EventFilterSet(data=params, queryset=scope)
     if not filterset.is_valid():
-        raise translate_validation(filterset.errors)
+        raise Invalid(
+            {
+                name: [Message(e.message % (e.params or ()), e.code) for e in found]
+                for name, found in filterset.errors.as_data().items()
+            }
+        )
     return filterset.qs
 
 

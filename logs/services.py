@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from auditlog_project.problems import Conflict
+from auditlog_project.errors import Conflict
 from tenants.scoping import TenantAccess
 
 from . import fields

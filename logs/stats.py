@@ -29,8 +29,8 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import DateTimeField, F, Func, QuerySet
-from rest_framework.exceptions import ValidationError
 
+from auditlog_project.errors import Invalid
 from tenants.scoping import TenantAccess
 
 from .filtersets import EventFilterSet, OffsetDateTimeField
@@ -106,7 +106,7 @@ def event_stats(
     """
     bucket = params.get("bucket") or DEFAULT_BUCKET
     if bucket not in BUCKETS:
-        raise ValidationError({"bucket": [f"Must be one of {', '.join(BUCKETS)}."]})
+        raise Invalid({"bucket": [f"Must be one of {', '.join(BUCKETS)}."]})
     events = event_filter(scope=scope, params=params)  # validates the times first
     start, end = stats_window(params, now)
     with connection.cursor() as cursor:

@@ -21,9 +21,8 @@ from functools import partial
 from typing import Any, cast
 
 from django.core.exceptions import ImproperlyConfigured
-from rest_framework.exceptions import ErrorDetail, ValidationError
 
-from auditlog_project.problems import ContentTooLarge
+from auditlog_project.errors import Invalid, Message, TooLarge
 
 from . import fields
 from .choices import Severity
@@ -39,10 +38,12 @@ MESSAGE_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\ud
 JSON_NUL_RE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # PostgreSQL jsonb refuses \u0000
 
 
-class Invalid(Exception):
+class BadValue(Exception):
+    """One value breaks its field's rule; collected into errors.Invalid."""
+
     def __init__(self, message: str, code: str = "invalid") -> None:
         super().__init__(message)
-        self.detail = ErrorDetail(message, code=code)
+        self.detail = Message(message, code)
 
 
 @dataclass(slots=True)
@@ -70,46 +71,46 @@ class NewEvent:
 
 def check_string(value: Any, low: int, high: int, *, message: bool = False) -> str:
     if not isinstance(value, str):
-        raise Invalid("Must be a string.", "invalid_type")
+        raise BadValue("Must be a string.", "invalid_type")
     if len(value) < low:
-        raise Invalid("Must not be empty." if low == 1 else f"Needs {low}+ characters.", "blank")
+        raise BadValue("Must not be empty." if low == 1 else f"Needs {low}+ characters.", "blank")
     if len(value) > high:
-        raise Invalid(f"Must be at most {high} characters.", "max_length")
+        raise BadValue(f"Must be at most {high} characters.", "max_length")
     if (MESSAGE_CONTROL_RE if message else CONTROL_RE).search(value):
-        raise Invalid("Must not contain NUL or other control characters.", "control_character")
+        raise BadValue("Must not contain NUL or other control characters.", "control_character")
     return value
 
 
 def check_uuid(value: Any) -> uuid.UUID:
     if not isinstance(value, str) or len(value) > 45:
-        raise Invalid("Must be a UUID string.", "invalid_type")
+        raise BadValue("Must be a UUID string.", "invalid_type")
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise Invalid("Must be a valid UUID.", "invalid") from None
+        raise BadValue("Must be a valid UUID.", "invalid") from None
 
 
 def check_timestamp(value: Any, now: datetime) -> datetime:
     if not isinstance(value, str) or len(value) > 64:
-        raise Invalid("Must be an ISO 8601 date-time string with an offset.", "invalid_type")
+        raise BadValue("Must be an ISO 8601 date-time string with an offset.", "invalid_type")
     try:
         parsed = datetime.fromisoformat(value)
         if parsed.tzinfo is None or parsed.utcoffset() is None:
-            raise Invalid("Must include a UTC offset (e.g. Z or +02:00).", "naive_datetime")
+            raise BadValue("Must include a UTC offset (e.g. Z or +02:00).", "naive_datetime")
         parsed = parsed.astimezone(UTC)
     except (ValueError, OverflowError):
-        raise Invalid("Must be an ISO 8601 date-time with an offset.", "invalid") from None
+        raise BadValue("Must be an ISO 8601 date-time with an offset.", "invalid") from None
     if parsed > now + FUTURE_TOLERANCE:
-        raise Invalid("Must not be more than 5 minutes in the future.", "future")
+        raise BadValue("Must not be more than 5 minutes in the future.", "future")
     return parsed
 
 
 def check_action(value: Any) -> str:
     if not isinstance(value, str):
-        raise Invalid("Must be a string.", "invalid_type")
+        raise BadValue("Must be a string.", "invalid_type")
     upper = value.upper()
     if not value.isascii() or ACTION_RE.fullmatch(upper) is None:
-        raise Invalid(
+        raise BadValue(
             "Must match ^[A-Z][A-Z0-9_]{0,63}$ (case-insensitive), e.g. LOGIN.", "invalid"
         )
     return upper
@@ -118,35 +119,35 @@ def check_action(value: Any) -> str:
 def check_severity(value: Any) -> str:
     upper = value.upper() if isinstance(value, str) else None
     if upper not in SEVERITIES:
-        raise Invalid("Must be one of INFO, WARNING, ERROR, CRITICAL.", "invalid_choice")
+        raise BadValue("Must be one of INFO, WARNING, ERROR, CRITICAL.", "invalid_choice")
     return upper
 
 
 def check_ip(value: Any) -> str:
     if not isinstance(value, str) or len(value) > 45 or "%" in value:
-        raise Invalid("Must be an IPv4 or IPv6 address.", "invalid")
+        raise BadValue("Must be an IPv4 or IPv6 address.", "invalid")
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
-        raise Invalid("Must be an IPv4 or IPv6 address.", "invalid") from None
+        raise BadValue("Must be an IPv4 or IPv6 address.", "invalid") from None
 
 
 def check_json_object(value: Any) -> str:
     """The object as canonical JSON text, refused when too big, too deep or unstorable."""
     if not isinstance(value, dict):
-        raise Invalid("Must be a JSON object.", "invalid_type")
+        raise BadValue("Must be a JSON object.", "invalid_type")
     if json_depth(value) > JSON_MAX_DEPTH:
-        raise Invalid(f"Must not nest deeper than {JSON_MAX_DEPTH} levels.", "too_deep")
+        raise BadValue(f"Must not nest deeper than {JSON_MAX_DEPTH} levels.", "too_deep")
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=True)
         size = len(text.encode("utf-8"))
     except (ValueError, TypeError, UnicodeEncodeError):
         # non-finite numbers (1e999 parses as inf) or lone surrogates
-        raise Invalid("Contains a value that cannot be stored as JSON.", "invalid") from None
+        raise BadValue("Contains a value that cannot be stored as JSON.", "invalid") from None
     if size > JSON_MAX_BYTES:
-        raise Invalid(f"Must be at most {JSON_MAX_BYTES} bytes as JSON.", "max_size")
+        raise BadValue(f"Must be at most {JSON_MAX_BYTES} bytes as JSON.", "max_size")
     if "\\u0000" in text and JSON_NUL_RE.search(text):
-        raise Invalid("Must not contain NUL characters.", "control_character")
+        raise BadValue("Must not contain NUL characters.", "control_character")
     return text
 
 
@@ -167,7 +168,7 @@ def json_depth(value: dict | list) -> int:
 class Rule:
     """The input rule of one client-set column, and how the API documents it.
 
-    `check` normalises a given (non-null) value or raises Invalid; a missing
+    `check` normalises a given (non-null) value or raises BadValue; a missing
     or null value is an error when `required`, else `default`. `json`: the
     column stores the object as sent, and `check` returns its canonical text
     (for the content hash). `pattern`, `max_length` and `doc` describe the
@@ -245,9 +246,9 @@ READ_ONLY_FIELDS = fields.SERVER_SET - {"tenant_id"}
 def _unknown_fields(raw: dict, errors: dict) -> None:
     for name in raw:
         if name in READ_ONLY_FIELDS:
-            errors[name] = [ErrorDetail("This field is read-only (server-set).", "read_only")]
+            errors[name] = [Message("This field is read-only (server-set).", "read_only")]
         elif name not in INPUT_NAMES:
-            errors[str(name)] = [ErrorDetail("Unknown field.", "unknown_field")]
+            errors[str(name)] = [Message("Unknown field.", "unknown_field")]
 
 
 def _checked(raw: dict, errors: dict, values: dict[str, Any]) -> list:
@@ -257,13 +258,13 @@ def _checked(raw: dict, errors: dict, values: dict[str, Any]) -> list:
         rule, value = RULES[name], raw.get(name)
         if value is None:
             if rule.required:
-                errors[name] = [ErrorDetail("This field is required.", "required")]
+                errors[name] = [Message("This field is required.", "required")]
             values[name] = rule.default
             hashed.append(rule.default)
             continue
         try:
             checked = rule.check(value)
-        except Invalid as exc:
+        except BadValue as exc:
             errors[name] = [exc.detail]
             checked = None
         values[name] = value if rule.json else checked
@@ -275,9 +276,9 @@ def _tenant(raw: dict, tenant_id: str, errors: dict) -> None:
     value = raw.get("tenant_id")
     if value is not None and value != tenant_id:
         errors["tenant_id"] = [
-            ErrorDetail("Must name the request's tenant.", "invalid")
+            Message("Must name the request's tenant.", "invalid")
             if isinstance(value, str)
-            else ErrorDetail("Must be a string.", "invalid_type")
+            else Message("Must be a string.", "invalid_type")
         ]
 
 
@@ -299,10 +300,10 @@ def _content_hash(hashed: list) -> bytes:
 
 
 def event_errors_or_value(raw: Any, *, tenant_id: str, now: datetime):
-    """(NewEvent, {}) for a valid event, (None, {field: [ErrorDetail]}) otherwise."""
+    """(NewEvent, {}) for a valid event, (None, {field: [Message]}) otherwise."""
     if not isinstance(raw, dict):
-        return None, {"non_field_errors": [ErrorDetail("Must be a JSON object.", "invalid_type")]}
-    errors: dict[str, list[ErrorDetail]] = {}
+        return None, {"non_field_errors": [Message("Must be a JSON object.", "invalid_type")]}
+    errors: dict[str, list[Message]] = {}
     _unknown_fields(raw, errors)
     _tenant(raw, tenant_id, errors)
     given_id = raw.get("id")
@@ -324,45 +325,43 @@ def event_errors_or_value(raw: Any, *, tenant_id: str, now: datetime):
 def _field(errors: dict, name: str, check, *args) -> Any:
     try:
         return check(*args)
-    except Invalid as exc:
+    except BadValue as exc:
         errors[name] = [exc.detail]
         return None
 
 
 def parse_event(raw: Any, *, tenant_id: str, now: datetime) -> NewEvent:
-    """One validated event, or ValidationError naming every bad field."""
+    """One validated event, or Invalid naming every bad field."""
     event, errors = event_errors_or_value(raw, tenant_id=tenant_id, now=now)
     if errors:
-        raise ValidationError(errors)
+        raise Invalid(errors)
     return event
 
 
 def parse_bulk(raw: Any, *, tenant_id: str, now: datetime, max_events: int) -> list[NewEvent]:
-    """The events of a bulk body, all valid, or ValidationError listing every bad item.
+    """The events of a bulk body, all valid, or Invalid listing every bad item.
 
     More than `max_events` items is 413 before any item is looked at. One id used
     twice in the body with different content is an error of the later item.
     """
     if not isinstance(raw, dict):
-        raise ValidationError(
-            {"non_field_errors": [ErrorDetail("Must be a JSON object.", "invalid_type")]}
-        )
+        raise Invalid({"non_field_errors": [Message("Must be a JSON object.", "invalid_type")]})
     errors: dict[str, Any] = {}
     for name in raw:
         if name not in ("tenant_id", "events"):
-            errors[str(name)] = [ErrorDetail("Unknown field.", "unknown_field")]
+            errors[str(name)] = [Message("Unknown field.", "unknown_field")]
     _tenant(raw, tenant_id, errors)
     items = raw.get("events")
     if not isinstance(items, list) or not items:
-        errors["events"] = [ErrorDetail("Must be a non-empty list of events.", "invalid")]
-        raise ValidationError(errors)
+        errors["events"] = [Message("Must be a non-empty list of events.", "invalid")]
+        raise Invalid(errors)
     if len(items) > max_events:
-        raise ContentTooLarge(f"A bulk request takes at most {max_events} events.")
+        raise TooLarge(f"A bulk request takes at most {max_events} events.")
     events, item_errors = _parse_items(items, tenant_id=tenant_id, now=now)
     if item_errors:
         errors["events"] = item_errors
     if errors:
-        raise ValidationError(errors)
+        raise Invalid(errors)
     return events
 
 
@@ -375,7 +374,7 @@ def _parse_items(items: list, *, tenant_id: str, now: datetime) -> tuple[list[Ne
         if event is not None and event.id_given:
             earlier = first_seen.setdefault(event.id, event)
             if earlier is not event and not same_content(earlier, event):
-                errors = {"id": [ErrorDetail("Used twice with different content.", "duplicate")]}
+                errors = {"id": [Message("Used twice with different content.", "duplicate")]}
         item_errors.append(errors)
         if event is not None:
             events.append(event)

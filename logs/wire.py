@@ -22,7 +22,8 @@ from typing import Any
 
 from django.db.models import Func, TextField
 from django.db.models.functions import Cast
-from rest_framework.exceptions import ValidationError
+
+from auditlog_project.errors import Invalid
 
 from . import fields
 from .fields import EVENT_FIELDS, JSON_FIELDS
@@ -115,7 +116,7 @@ def export_format(name: str | None) -> ExportFormat:
     """The format named by the `format` parameter (default CSV); 400 names `format`."""
     chosen = FORMATS.get(name or DEFAULT_FORMAT)
     if chosen is None:
-        raise ValidationError({"format": [f"Must be one of {', '.join(FORMATS)}."]})
+        raise Invalid({"format": [f"Must be one of {', '.join(FORMATS)}."]})
     return chosen
 
 
