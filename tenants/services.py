@@ -1,6 +1,12 @@
-"""Writes on tenants and memberships."""
+"""Writes on tenants and memberships.
+
+Every change of a membership, from the API or the Django admin, goes through
+this module, so the rule that a tenant with an admin keeps one holds for all.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -10,6 +16,12 @@ from auditlog_project.problems import Conflict
 
 from .choices import Role
 from .models import Membership, Tenant
+
+
+class LastAdminError(Conflict):
+    """Refused: the change would leave a tenant that has an admin without any."""
+
+    default_code = "last_admin"
 
 
 @transaction.atomic
@@ -33,37 +45,95 @@ def tenant_update(*, tenant: Tenant, **changes) -> Tenant:
     return tenant
 
 
-def _admins_left(tenant: Tenant, excluding_user_id: int) -> int:
-    return (
-        Membership.objects.filter(tenant=tenant, role=Role.ADMIN)
-        .exclude(user_id=excluding_user_id)
-        .count()
-    )
+def memberships_check(*, tenant: Tenant, roles: Mapping[int, str | None]) -> None:
+    """Raise LastAdminError if giving each user id its role (None: removed)
+    would take `tenant` from at least one admin to none.
+
+    Reads without locking: forms call it to show the error early; the writing
+    services below call it again under the tenant's lock.
+    """
+    current = dict(Membership.objects.filter(tenant=tenant).values_list("user_id", "role"))
+    after = {**current, **roles}
+    had_admin = Role.ADMIN in current.values()
+    if had_admin and Role.ADMIN not in after.values():
+        raise LastAdminError(
+            f"Tenant {tenant.pk!r} must keep an admin: make another member admin "
+            "before demoting or removing the last one."
+        )
+
+
+def _lock_memberships(tenant: Tenant) -> None:
+    """Serialise membership changes of one tenant (row lock on the tenant).
+
+    Without it, two concurrent demotions of the last two admins would each see
+    the other still admin and both succeed.
+    """
+    list(Tenant.objects.select_for_update().filter(pk=tenant.pk).values_list("pk"))
+
+
+def _active_user(username: str):
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise ValidationError({"username": ["No active user has this username."]}, code="not_found")
+    return user
 
 
 @transaction.atomic
 def membership_upsert(*, tenant: Tenant, username: str, role: str) -> tuple[Membership, bool]:
     """Give `username` exactly `role` in `tenant`; returns (membership, created).
 
-    Refuses (409) to demote the tenant's last admin, so a tenant always keeps
-    someone who can manage it.
+    Refuses (409, LastAdminError) to demote the tenant's last admin, so a tenant
+    always keeps someone who can manage it.
     """
-    user = get_user_model().objects.filter(username=username, is_active=True).first()
-    if user is None:
-        raise ValidationError({"username": ["No active user has this username."]}, code="not_found")
-    membership = Membership.objects.select_for_update().filter(tenant=tenant, user=user).first()
-    if membership is None:
-        return Membership.objects.create(tenant=tenant, user=user, role=role), True
-    if membership.role == Role.ADMIN and role != Role.ADMIN and not _admins_left(tenant, user.pk):
-        raise Conflict("The last admin of a tenant cannot be demoted.")
-    membership.role = role
-    membership.save(update_fields=["role"])
-    return membership, False
+    user = _active_user(username)
+    _lock_memberships(tenant)
+    memberships_check(tenant=tenant, roles={user.pk: role})
+    return Membership.objects.update_or_create(tenant=tenant, user=user, defaults={"role": role})
 
 
 @transaction.atomic
 def membership_delete(*, membership: Membership) -> None:
-    """Remove a member; refuses (409) to remove the tenant's last admin."""
-    if membership.role == Role.ADMIN and not _admins_left(membership.tenant, membership.user_id):
-        raise Conflict("The last admin of a tenant cannot be removed.")
+    """Remove a member; refuses (409, LastAdminError) to remove the last admin."""
+    _lock_memberships(membership.tenant)
+    memberships_check(tenant=membership.tenant, roles={membership.user_id: None})
     membership.delete()
+
+
+@transaction.atomic
+def memberships_apply(*, tenant: Tenant, roles: Mapping[int, str | None]) -> dict[int, Membership]:
+    """Set several members' roles at once (user id -> role; None removes them).
+
+    The last-admin rule is checked on the end state, so handing the admin role
+    from one member to another in one change is allowed. New members must be
+    active users. Returns the memberships kept or created, by user id.
+    """
+    _lock_memberships(tenant)
+    memberships_check(tenant=tenant, roles=roles)
+    granted = [user_id for user_id, role in roles.items() if role is not None]
+    active = set(
+        get_user_model().objects.filter(pk__in=granted, is_active=True).values_list("pk", flat=True)
+    )
+    existing = set(
+        Membership.objects.filter(tenant=tenant, user_id__in=granted).values_list(
+            "user_id", flat=True
+        )
+    )
+    if set(granted) - existing - active:
+        raise ValidationError({"user": ["Only active users can be made members."]})
+    saved = {}
+    for user_id, role in roles.items():
+        if role is None:
+            Membership.objects.filter(tenant=tenant, user_id=user_id).delete()
+        else:
+            saved[user_id], _ = Membership.objects.update_or_create(
+                tenant=tenant, user_id=user_id, defaults={"role": role}
+            )
+    return saved
+
+
+@transaction.atomic
+def memberships_remove_user(*, user) -> None:
+    """Remove `user` from every tenant (before deleting the user); refuses
+    (LastAdminError) when the user is the last admin of a tenant."""
+    for membership in Membership.objects.filter(user=user).select_related("tenant"):
+        membership_delete(membership=membership)

@@ -1,39 +1,28 @@
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import cast
-
-from django.conf import settings
-from django.contrib.auth import get_user_model
 from rest_framework import serializers
-from rest_framework.exceptions import AuthenticationFailed
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.serializers import TokenObtainSerializer as CredentialsSerializer
 
 from auditlog_project.validation import StrictSerializerMixin
 
-
-def _token_extras() -> dict:
-    lifetime = cast(timedelta, settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"])
-    return {"token_type": "Bearer", "expires_in": int(lifetime.total_seconds())}
+from ..services import token_pair_issue, token_pair_rotate
 
 
-class TokenObtainSerializer(StrictSerializerMixin, TokenObtainPairSerializer):
-    """`{"username","password"}` -> access and refresh tokens with their lifetime."""
+class TokenObtainSerializer(StrictSerializerMixin, CredentialsSerializer):
+    """`{"username","password"}` -> access and refresh tokens of a new token family."""
 
     def validate(self, attrs):
-        return {**super().validate(attrs), **_token_extras()}
+        super().validate(attrs)  # authenticates: self.user, or 401
+        return token_pair_issue(user=self.user)
 
 
-class TokenRefreshRotatingSerializer(StrictSerializerMixin, TokenRefreshSerializer):
-    """Rotate a refresh token; a deleted or deactivated user's token is refused."""
+class TokenRefreshRotatingSerializer(StrictSerializerMixin, serializers.Serializer):
+    """`{"refresh"}` -> a new pair; the refresh token given works only this once."""
+
+    refresh = serializers.CharField()
 
     def validate(self, attrs):
-        try:
-            return {**super().validate(attrs), **_token_extras()}
-        except get_user_model().DoesNotExist:
-            raise AuthenticationFailed(
-                "No active account found for the given token.", "no_active_account"
-            ) from None
+        return token_pair_rotate(refresh=attrs["refresh"])
 
 
 class TokenPairResponseSerializer(serializers.Serializer):

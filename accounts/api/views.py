@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import transaction
+from django.utils.decorators import method_decorator
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from auditlog_project import ratelimits
@@ -17,7 +17,7 @@ from auditlog_project.openapi import problem_responses
 from tenants.permissions import IsPlatformAdmin
 
 from ..selectors import user_identity
-from ..services import user_create
+from ..services import token_family_revoke, user_create
 from .serializers import (
     LogoutSerializer,
     MeSerializer,
@@ -70,17 +70,22 @@ class TokenView(TokenObtainPairView):
     auth=[],
     responses={200: TokenPairResponseSerializer, **problem_responses(400, 401)},
 )
+# Not in the request transaction: a reused token's family revocation must be
+# committed although the answer is an error (which rolls the request back).
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
 class TokenRefreshRotatingView(TokenRefreshView):
     """Exchange a refresh token for a new access token and a new refresh token.
 
-    The old refresh token is blacklisted (rotation), so it works only once.
+    Each refresh token works once: of concurrent refreshes with one token,
+    exactly one succeeds. Presenting a token that was already used revokes its
+    whole session (every token issued from the same login), as after theft.
     """
 
     serializer_class = TokenRefreshRotatingSerializer
 
 
 class LogoutView(APIView):
-    """Blacklist the caller's refresh token: it cannot be used again."""
+    """Revoke the session of the caller's refresh token: none of its tokens work again."""
 
     @extend_schema(
         tags=["auth"],
@@ -93,13 +98,7 @@ class LogoutView(APIView):
     def post(self, request):
         serializer = LogoutSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            token = RefreshToken(serializer.validated_data["refresh"])
-        except TokenError as exc:
-            raise ValidationError({"refresh": [str(exc)]}, code="invalid_token") from None
-        if str(token.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])) != str(request.user.pk):
-            raise PermissionDenied("This refresh token belongs to another user.")
-        token.blacklist()
+        token_family_revoke(refresh=serializer.validated_data["refresh"], user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -38,7 +38,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -208,8 +207,12 @@ SIMPLE_JWT = {
     "ISSUER": env_str("JWT_ISSUER", "auditlog"),
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 10, minimum=1)),
     "REFRESH_TOKEN_LIFETIME": timedelta(hours=env_int("JWT_REFRESH_HOURS", 24, minimum=1)),
+    # Rotation, reuse detection and revocation: accounts.services (token families).
     "ROTATE_REFRESH_TOKENS": True,
-    "BLACKLIST_AFTER_ROTATION": True,
+    "BLACKLIST_AFTER_ROTATION": False,
+    # A hash of the user's password hash in every token, compared on each request
+    # and refresh: a password change ends every token at once (docs/adr/0006).
+    "CHECK_REVOKE_TOKEN": True,
     "UPDATE_LAST_LOGIN": False,
     "LEEWAY": 0,
     "AUTH_HEADER_TYPES": ("Bearer",),

@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +29,7 @@ def claims(user, **overrides) -> dict:
         "user_id": str(user.pk),
         "aud": settings.SIMPLE_JWT["AUDIENCE"],
         "iss": settings.SIMPLE_JWT["ISSUER"],
+        "hash_password": get_md5_hash_password(user.password),
     }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
@@ -75,6 +77,10 @@ def test_a_wrong_audience_is_refused(parties):
 
 def test_a_missing_audience_is_refused(parties):
     assert call(forge(claims(parties.a_admin, aud=None))).status_code == 401
+
+
+def test_a_token_without_the_password_claim_is_refused(parties):
+    assert call(forge(claims(parties.a_admin, hash_password=None))).status_code == 401
 
 
 def test_a_wrong_issuer_is_refused(parties):
