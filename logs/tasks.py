@@ -3,7 +3,8 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import rollup, services
+from . import services
+from .stats import rollup_refresh
 
 
 @shared_task(name="logs.partitions_create_ahead")
@@ -19,8 +20,8 @@ def stats_rollup_refresh() -> int:
     Takes no arguments: the dirty marks in PostgreSQL are the work list, so a
     duplicate delivery finds nothing left, and a missed run is caught up by the next.
     """
-    return rollup.rollup_drain(
-        tenant_ids=rollup.dirty_tenants(),
+    return rollup_refresh.rollup_drain(
+        tenant_ids=rollup_refresh.dirty_tenants(),
         batch_hours=settings.STATS_ROLLUP_BATCH_HOURS,
         max_batches=settings.STATS_ROLLUP_MAX_BATCHES,
     )

@@ -17,8 +17,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from logs import rollup, services, stats, tasks
-from logs.stats_rollup import DAY, HOUR, Plan, rollup_plan
+from logs import services, stats, tasks
+from logs.stats import rollup_refresh as rollup
+from logs.stats.rollup_read import DAY, HOUR, Plan, rollup_plan
 from tenants.scoping import activate
 from tests.logs.conftest import event_body, seed
 
@@ -308,7 +309,7 @@ def test_the_plan_splits_windows_into_disjoint_pieces(start, end):
 
 def test_an_hour_dirtied_after_the_plan_was_made_is_read_raw(dataset, monkeypatch):
     """The statement reports marks it was not planned with; the plan is redone."""
-    from logs import stats_rollup
+    from logs.stats import rollup_read as stats_rollup
 
     refresh()
     seed(dataset, "tenant-a", events(3, step=1, offset=30 * 60 + 5, user_id="late"))

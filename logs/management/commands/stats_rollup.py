@@ -12,8 +12,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from logs import rollup
 from logs.filtersets import OffsetDateTimeField
+from logs.stats import rollup_refresh
 from tenants.models import Tenant
 
 
@@ -45,7 +45,7 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"unknown tenant(s): {', '.join(sorted(unknown))}")
         for tenant_id in tenants:
-            hours = rollup.rollup_rebuild(
+            hours = rollup_refresh.rollup_rebuild(
                 tenant_id=tenant_id,
                 since=since,
                 until=until,

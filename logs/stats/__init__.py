@@ -1,7 +1,11 @@
-"""Aggregates of a tenant's events: from the hourly/daily rollup, or one raw scan.
+"""Stats: aggregates of a tenant's events, from the hourly/daily rollup or one raw scan.
 
-The rollup path (logs/rollup.py keeps the table, logs/stats_rollup.py reads
-it): when the request is the whole tenant with no filter but the time window
+The package: this entry point (`event_stats`: the window, the choice of path,
+the raw path), `rollup_read` (the rollup path's statement), `rollup_refresh`
+(keeping the rollup equal to the raw events: the refresh task and the rebuild
+command) and `grouping` (the row ids both statements return, and the answer).
+
+The rollup path: when the request is the whole tenant with no filter but the time window
 (not the `user` role, whose scope is its own events), one statement reads the
 rollup for clean hours and days and raw events for the partial hours at the
 window's edges and every dirty hour; the answer is what the raw scan would
@@ -33,15 +37,16 @@ from django.db.models import DateTimeField, F, Func, QuerySet
 from auditlog_project.errors import Invalid
 from tenants.scoping import TenantAccess
 
-from .filtersets import EventFilterSet, OffsetDateTimeField
-from .models import Event
-from .selectors import event_filter
-from .stats_rollup import rollup_stats_rows
+from ..filtersets import EventFilterSet, OffsetDateTimeField
+from ..models import Event
+from ..selectors import event_filter
+from .grouping import GROUPED_BY, TOP_USERS, shape
+from .rollup_read import rollup_stats_rows
 
 BUCKETS = ("hour", "day")
 DEFAULT_BUCKET = "day"
 DEFAULT_WINDOW = timedelta(days=30)
-TOP_USERS = 10
+TOP_USERS_LIMIT = 10
 # Filters the rollup can answer; any other one (even for one dimension) goes raw.
 ROLLUP_FILTERS = frozenset({"start_time", "end_time"})
 OTHER_FILTERS = frozenset(EventFilterSet.base_filters) - ROLLUP_FILTERS
@@ -50,23 +55,19 @@ OTHER_FILTERS = frozenset(EventFilterSet.base_filters) - ROLLUP_FILTERS
 # request transaction, which the stats query ends.
 SESSION_SQL = "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"
 
-# GROUPING(action, severity, resource_type, user_id, bucket) has a bit set for
-# each column a row is NOT grouped by (action is the highest bit).
-_SETS = {15: "by_action", 23: "by_severity", 27: "by_resource_type", 29: "top_users"}
-_TIMELINE, _TOTAL = 30, 31
-
-STATS_SQL = """
+# The row ids are grouping.py's: GROUPING() of the five columns.
+STATS_SQL = f"""
 WITH grouped AS (
-    SELECT GROUPING(action, severity, resource_type, user_id, bucket) AS grouping_id,
+    SELECT GROUPING({", ".join(GROUPED_BY)}) AS grouping_id,
            COALESCE(action, severity, resource_type, user_id) AS key, bucket,
            count(*) AS n
-    FROM ({events}) AS e
+    FROM ({{events}}) AS e
     GROUP BY GROUPING SETS ((), (action), (severity), (resource_type), (user_id), (bucket))
 )
-SELECT grouping_id, key, bucket, n FROM grouped WHERE grouping_id <> 29
+SELECT grouping_id, key, bucket, n FROM grouped WHERE grouping_id <> {TOP_USERS}
 UNION ALL
-(SELECT grouping_id, key, bucket, n FROM grouped WHERE grouping_id = 29
- ORDER BY n DESC, key LIMIT {top_users})
+(SELECT grouping_id, key, bucket, n FROM grouped WHERE grouping_id = {TOP_USERS}
+ ORDER BY n DESC, key LIMIT {TOP_USERS_LIMIT})
 """
 
 
@@ -119,12 +120,12 @@ def event_stats(
                 bucket=bucket,
                 start=start,
                 end=end,
-                top=TOP_USERS,
+                top=TOP_USERS_LIMIT,
             )
         if rows is None:
             cursor.execute(*_raw_query(events, start, bucket))
             rows = cursor.fetchall()
-    return {"start_time": start, "end_time": end, "bucket": bucket, **_shape(rows)}
+    return {"start_time": start, "end_time": end, "bucket": bucket, **shape(rows)}
 
 
 def _raw_query(events: QuerySet[Event], start: datetime, bucket: str) -> tuple[str, tuple]:
@@ -132,29 +133,9 @@ def _raw_query(events: QuerySet[Event], start: datetime, bucket: str) -> tuple[s
     sql, sql_params = events.values(
         "action", "severity", "resource_type", "user_id", "bucket"
     ).query.sql_with_params()
-    return STATS_SQL.format(events=sql, top_users=TOP_USERS), sql_params
+    return STATS_SQL.format(events=sql), sql_params
 
 
 def _rollup_answers(access: TenantAccess, params: Mapping[str, str]) -> bool:
     """The scope is the whole tenant and no filter but the window is given."""
     return not access.sees_only_own_events and not any(params.get(f) for f in OTHER_FILTERS)
-
-
-def _shape(rows: list[tuple]) -> dict:
-    result: dict = {name: {} for name in _SETS.values()}
-    result["total"], result["timeline"] = 0, []
-    for grouping_id, key, bucket, count in rows:
-        if grouping_id == _TOTAL:
-            result["total"] = count
-        elif grouping_id == _TIMELINE:
-            result["timeline"].append({"bucket": bucket, "count": count})
-        else:
-            result[_SETS[grouping_id]][key] = count
-    result["top_users"] = [
-        {"user_id": user_id, "count": count}
-        for user_id, count in sorted(result["top_users"].items(), key=lambda kv: (-kv[1], kv[0]))
-    ]
-    result["timeline"].sort(key=lambda point: point["bucket"])
-    for name in ("by_action", "by_severity", "by_resource_type"):
-        result[name] = dict(sorted(result[name].items(), key=lambda kv: (-kv[1], kv[0])))
-    return result

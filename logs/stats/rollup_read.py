@@ -22,12 +22,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from .rollup import RAW_COUNTS
+from .grouping import (
+    DIMENSIONS,
+    NEWLY_DIRTY,
+    TIMELINE,
+    TOP_USERS,
+    TOTAL,
+)
+from .rollup_refresh import RAW_COUNTS
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 OPEN = datetime.max.replace(tzinfo=UTC)  # an open window end, as a bound
 ATTEMPTS = 3
-NEWLY_DIRTY = 0  # grouping id of the rows naming an hour dirtied since the plan
 
 Range = tuple[datetime, datetime]
 
@@ -60,23 +66,24 @@ RAW_SQL = """
            action, severity, resource_type, user_id
     FROM logs_event WHERE tenant_id = %s AND "timestamp" >= %s AND "timestamp" < %s
 """
-# The output rows use the GROUPING ids of stats.STATS_SQL (shared _shape).
-RESULT_SQL = """
-WITH parts AS MATERIALIZED ({parts})
-SELECT CASE dimension WHEN 'action' THEN 15 WHEN 'severity' THEN 23 ELSE 27 END,
-       key, NULL::timestamptz, sum(n)::bigint
-FROM parts WHERE dimension IN ('action', 'severity', 'resource_type')
+# The output rows carry the ids of the raw path's GROUPING() (grouping.py).
+_BREAKDOWN_ID = " ".join(f"WHEN '{name}' THEN {gid}" for gid, name in DIMENSIONS.items())
+_BREAKDOWN_DIMENSIONS = ", ".join(f"'{name}'" for name in DIMENSIONS.values())
+RESULT_SQL = f"""
+WITH parts AS MATERIALIZED ({{parts}})
+SELECT CASE dimension {_BREAKDOWN_ID} END, key, NULL::timestamptz, sum(n)::bigint
+FROM parts WHERE dimension IN ({_BREAKDOWN_DIMENSIONS})
 GROUP BY dimension, key HAVING sum(n) > 0
 UNION ALL
-SELECT 30, NULL, date_trunc(%s, period, 'UTC') AS bucket, sum(n)::bigint
+SELECT {TIMELINE}, NULL, date_trunc(%s, period, 'UTC') AS bucket, sum(n)::bigint
 FROM parts WHERE dimension = 'total' GROUP BY bucket
 UNION ALL
-SELECT 31, NULL, NULL, COALESCE(sum(n), 0)::bigint FROM parts WHERE dimension = 'total'
+SELECT {TOTAL}, NULL, NULL, COALESCE(sum(n), 0)::bigint FROM parts WHERE dimension = 'total'
 UNION ALL
-(SELECT 29, key, NULL, sum(n)::bigint FROM parts WHERE dimension = 'user_id'
- GROUP BY key HAVING sum(n) > 0 ORDER BY sum(n) DESC, key LIMIT {top})
+(SELECT {TOP_USERS}, key, NULL, sum(n)::bigint FROM parts WHERE dimension = 'user_id'
+ GROUP BY key HAVING sum(n) > 0 ORDER BY sum(n) DESC, key LIMIT {{top}})
 UNION ALL
-SELECT {newly_dirty}, NULL, hour, 0 FROM logs_event_rollup_dirty
+SELECT {NEWLY_DIRTY}, NULL, hour, 0 FROM logs_event_rollup_dirty
 WHERE tenant_id = %s AND hour >= %s AND hour < %s AND hour <> ALL(%s::timestamptz[])
 """
 
@@ -180,7 +187,7 @@ def rollup_query(plan: Plan, tenant_id: str, bucket: str, top: int) -> tuple[str
         )
         for lo, hi in raw:
             params += [tenant_id, lo, hi]
-    sql = RESULT_SQL.format(parts=" UNION ALL ".join(parts), top=top, newly_dirty=NEWLY_DIRTY)
+    sql = RESULT_SQL.format(parts=" UNION ALL ".join(parts), top=top)
     return sql, [*params, bucket, tenant_id, plan.hours_start, plan.hours_end, dirty]
 
 

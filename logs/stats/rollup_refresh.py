@@ -6,7 +6,7 @@ the same statement: see services.INSERT_SQL and services.events_delete). The
 refresh here takes a batch of a tenant's dirty hours and, in one transaction,
 deletes their marks, recomputes their hour rows from the raw events, and
 recomputes the day rows of their days from the hour rows. Readers
-(logs/stats.py) trust the rollup only for hours (and days) without a mark.
+(rollup_read.py) trust the rollup only for hours (and days) without a mark.
 
 Safe to run twice or concurrently (SQS is at-least-once): a per-tenant
 advisory lock serialises refreshes of one tenant (a second one skips it), and
