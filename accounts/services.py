@@ -16,13 +16,13 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import AuthenticationFailed, PermissionDenied, ValidationError
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
 
-from auditlog_project.problems import Conflict
+from auditlog_project.errors import Conflict, Forbidden, Invalid, Message
 
 from .models import IssuedRefreshToken, RevokeReason, TokenFamily, User  # AUTH_USER_MODEL
 
@@ -30,7 +30,10 @@ logger = logging.getLogger(__name__)
 
 
 class TokenRefused(AuthenticationFailed):
-    """401: the refresh token cannot be exchanged (the detail says why)."""
+    """401: the refresh token cannot be exchanged (the detail says why).
+
+    DRF's authentication error: the domain errors have no 401 of their own.
+    """
 
     default_code = "token_not_valid"
 
@@ -45,7 +48,7 @@ def user_create(*, username: str, password: str, email: str = "") -> User:
     try:
         validate_password(password, user=candidate)
     except DjangoValidationError as exc:
-        raise ValidationError({"password": list(exc.messages)}) from None
+        raise Invalid({"password": [Message(m) for m in exc.messages]}) from None
     if User.objects.filter(username__iexact=username).exists():
         raise Conflict(f"A user named {username!r} already exists.")
     candidate.set_password(password)
@@ -174,9 +177,9 @@ def token_family_revoke(*, refresh: str, user: User) -> None:
     try:
         token = RefreshToken(refresh)  # type: ignore[arg-type]  # the stubs omit str
     except TokenError as exc:
-        raise ValidationError({"refresh": [str(exc)]}, code="invalid_token") from None
+        raise Invalid({"refresh": [Message(str(exc), "invalid_token")]}) from None
     if str(token.get(api_settings.USER_ID_CLAIM)) != str(user.pk):
-        raise PermissionDenied("This refresh token belongs to another user.")
+        raise Forbidden("This refresh token belongs to another user.")
     record = IssuedRefreshToken.objects.filter(pk=_digest(token)).select_related("family").first()
     if record is not None:
         _revoke(record.family, RevokeReason.LOGOUT)

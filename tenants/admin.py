@@ -13,7 +13,8 @@ from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
-from rest_framework.exceptions import APIException
+
+from auditlog_project.errors import DomainError, Invalid
 
 from .models import Membership, Tenant
 from .services import LastAdminError, membership_delete, memberships_apply, memberships_check
@@ -27,14 +28,11 @@ TENANT_OFFBOARDING = (
 )
 
 
-def refusal_text(exc: APIException) -> str:
-    """The plain sentence of a service refusal (DRF details may be nested)."""
-    detail = exc.detail
-    if isinstance(detail, dict):
-        return " ".join(str(m) for messages_ in detail.values() for m in messages_)
-    if isinstance(detail, list):
-        return " ".join(str(m) for m in detail)
-    return str(detail)
+def refusal_text(exc: DomainError) -> str:
+    """The plain sentence of a service refusal."""
+    if isinstance(exc, Invalid):
+        return " ".join(str(m) for messages_ in exc.errors.values() for m in messages_)
+    return exc.message
 
 
 class ServiceRefusalsAsMessages(admin.ModelAdmin):
@@ -50,7 +48,7 @@ class ServiceRefusalsAsMessages(admin.ModelAdmin):
         try:
             with transaction.atomic():
                 return view(request, *args)
-        except APIException as exc:
+        except DomainError as exc:
             self.message_user(request, refusal_text(exc), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 

@@ -10,9 +10,8 @@ from collections.abc import Mapping
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from rest_framework.exceptions import ValidationError
 
-from auditlog_project.problems import Conflict
+from auditlog_project.errors import Conflict, Invalid, Message
 
 from .choices import Role
 from .models import Membership, Tenant
@@ -20,8 +19,6 @@ from .models import Membership, Tenant
 
 class LastAdminError(Conflict):
     """Refused: the change would leave a tenant that has an admin without any."""
-
-    default_code = "last_admin"
 
 
 @transaction.atomic
@@ -74,7 +71,7 @@ def _lock_memberships(tenant: Tenant) -> None:
 def _active_user(username: str):
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None:
-        raise ValidationError({"username": ["No active user has this username."]}, code="not_found")
+        raise Invalid({"username": [Message("No active user has this username.", "not_found")]})
     return user
 
 
@@ -119,7 +116,7 @@ def memberships_apply(*, tenant: Tenant, roles: Mapping[int, str | None]) -> dic
         )
     )
     if set(granted) - existing - active:
-        raise ValidationError({"user": ["Only active users can be made members."]})
+        raise Invalid({"user": [Message("Only active users can be made members.", "inactive")]})
     saved = {}
     for user_id, role in roles.items():
         if role is None:
