@@ -41,10 +41,6 @@ TITLES = {
 }
 
 
-# Raised by apps that still import it from here; it is the domain error.
-Conflict = errors.Conflict
-
-
 class ContentTooLarge(exceptions.APIException):
     """A request body over MAX_REQUEST_BYTES (the parser): an HTTP-level limit."""
 

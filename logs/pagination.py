@@ -13,7 +13,7 @@ import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
@@ -41,8 +41,11 @@ class Cursor:
             raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
             direction, stamp, ident = raw.split("|")
             timestamp = datetime.fromisoformat(stamp)
-            if direction not in ("n", "p") or timestamp.tzinfo is None:
+            if direction not in ("n", "p") or timestamp.utcoffset() is None:
                 raise ValueError(direction)
+            # In UTC: PostgreSQL refuses offsets beyond 15:59 (a crafted `+16:00`
+            # would reach it as a 500), and a time past the UTC range is no cursor.
+            timestamp = timestamp.astimezone(UTC)
             return cls(timestamp=timestamp, id=UUID(hex=ident), backwards=direction == "p")
         except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError):
             raise Invalid(

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from auditlog_project.errors import Conflict
+from auditlog_project.errors import Conflict, Forbidden, Message
 from tenants.scoping import TenantAccess
 
 from . import fields
@@ -86,8 +86,10 @@ def event_create(*, access: TenantAccess, data: NewEvent) -> tuple[dict, bool]:
     Idempotent per tenant: the same id with the same content returns the stored
     row and False; the same id with other content raises Conflict (409). The
     caller has activated the tenant in this transaction (TenantScopedAPIView
-    does), so row-level security checks every row written.
+    does), so row-level security checks every row written. The `user` role
+    records only its own actions (Forbidden otherwise, nothing stored).
     """
+    _check_actors(access, [data], bulk=False)
     new, existing = _store(access, [data])
     if new:
         return new[0], True
@@ -101,8 +103,10 @@ def event_bulk_create(*, access: TenantAccess, events: Sequence[NewEvent]) -> Bu
     Items whose id is already stored (or repeated in the batch) with the same
     content count as duplicates; one with other content raises Conflict and the
     whole transaction is rolled back. Receivers of `events_committed` get the new
-    rows once, after COMMIT.
+    rows once, after COMMIT. The `user` role records only its own actions:
+    one item naming another actor refuses the batch (Forbidden).
     """
+    _check_actors(access, events, bulk=True)
     unique: dict[UUID, NewEvent] = {}
     for event in events:
         unique.setdefault(event.id, event)
@@ -110,6 +114,23 @@ def event_bulk_create(*, access: TenantAccess, events: Sequence[NewEvent]) -> Bu
     return BulkResult(
         created=len(new), duplicates=len(events) - len(new), ids=[e.id for e in events]
     )
+
+
+def _check_actors(access: TenantAccess, events: Sequence[NewEvent], *, bulk: bool) -> None:
+    """Forbidden naming each event whose `user_id` is not the caller's username,
+    when the caller's role (`user`) may act only as itself; else nothing."""
+    if not access.sees_only_own_events:
+        return
+    own = access.username
+    refused = Message(
+        f"The user role may only record events whose user_id is {own!r}.", "not_own_actor"
+    )
+    items = [{"user_id": [refused]} if e.values["user_id"] != own else {} for e in events]
+    if any(items):
+        raise Forbidden(
+            f"Your role records only your own actions: user_id must be {own!r}.",
+            {"events": items} if bulk else items[0],
+        )
 
 
 def _store(access: TenantAccess, events: list[NewEvent]) -> tuple[list[dict], list[tuple]]:

@@ -219,7 +219,11 @@ RULES: dict[str, Rule] = {
     ),
     "severity": Rule(check_severity, default="INFO"),
     "ip_address": Rule(check_ip),
-    "user_id": _string("user_id", required=True, doc="The actor."),
+    "user_id": _string(
+        "user_id",
+        required=True,
+        doc="The actor. The `user` role may only send its own username (403 otherwise).",
+    ),
     "session_id": _string("session_id"),
     "resource_type": _string("resource_type", required=True),
     "resource_id": _string("resource_id"),

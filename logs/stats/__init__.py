@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.db.models import DateTimeField, F, Func, QuerySet
@@ -46,6 +46,7 @@ from .rollup_read import rollup_stats_rows
 BUCKETS = ("hour", "day")
 DEFAULT_BUCKET = "day"
 DEFAULT_WINDOW = timedelta(days=30)
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 TOP_USERS_LIMIT = 10
 # Filters the rollup can answer; any other one (even for one dimension) goes raw.
 ROLLUP_FILTERS = frozenset({"start_time", "end_time"})
@@ -93,7 +94,11 @@ def stats_window(params: Mapping[str, str], now: datetime) -> tuple[datetime, da
     field = OffsetDateTimeField(required=False)
     end = field.clean(params.get("end_time"))
     start = field.clean(params.get("start_time"))
-    return start or (end or now) - DEFAULT_WINDOW, end
+    if start is None:
+        until = end or now
+        # A window ending within 30 days of year 1 starts at the first moment.
+        start = until - DEFAULT_WINDOW if until - EARLIEST > DEFAULT_WINDOW else EARLIEST
+    return start, end
 
 
 def event_stats(

@@ -33,6 +33,7 @@ from .rollup_refresh import RAW_COUNTS
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 OPEN = datetime.max.replace(tzinfo=UTC)  # an open window end, as a bound
+LAST_PLANNED = OPEN - 2 * DAY  # later bounds go raw (see rollup_plan)
 ATTEMPTS = 3
 
 Range = tuple[datetime, datetime]
@@ -155,7 +156,11 @@ class Plan:
 
 
 def rollup_plan(start: datetime, end: datetime | None) -> Plan | None:
-    """The plan of [start, end) before reading dirty hours; None: no whole hour inside."""
+    """The plan of [start, end) before reading dirty hours; None: no whole hour
+    inside, or a bound in the last days of year 9999 (the raw path answers:
+    the ceilings of its hours and days do not exist)."""
+    if max(start, end or start) >= LAST_PLANNED:
+        return None
     hours_start = ceil(start, HOUR)
     hours_end = floor(end, HOUR) if end else OPEN
     if hours_start >= hours_end:

@@ -11,12 +11,15 @@ import pytest
 from tests.fixtures import matrix_call, matrix_cases
 from tests.logs.conftest import event_body, seed
 
-ONE = event_body(user_id="alice", message="matrix")
+ONE = event_body(user_id="ursula", message="matrix")  # a_user's own username
+FORGED = event_body(user_id="alice", message="matrix")  # someone else's
 BULK = {"tenant_id": "tenant-a", "events": [event_body(tenant_id=...), event_body(tenant_id=...)]}
 
 # (name, method, path, body, expected status per party)
 MATRIX = [
     ("create", "post", "/api/v1/logs", ONE, [201, 201, 403, 201, 403, 403, 401]),
+    # The `user` role records only its own actions (issue 9: forged actors).
+    ("create as another", "post", "/api/v1/logs", FORGED, [201, 201, 403, 403, 403, 403, 401]),
     ("bulk", "post", "/api/v1/logs/bulk", BULK, [201, 201, 403, 201, 403, 403, 401]),
     ("list", "get", "/api/v1/logs?tenant_id=tenant-a", None, [200, 200, 200, 200, 403, 403, 401]),
     (

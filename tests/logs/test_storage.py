@@ -86,7 +86,7 @@ def test_an_event_a_year_old_gets_its_partition_on_demand(parties):
 
 
 def test_tomorrow_and_a_later_day_get_partitions_before_the_insert(parties):
-    access = type("Access", (), {"tenant_id": "tenant-a"})()
+    access = type("Access", (), {"tenant_id": "tenant-a", "sees_only_own_events": False})()
     activate("tenant-a")
     tomorrow = datetime.now(UTC) + timedelta(days=1)
     later = datetime.now(UTC) + timedelta(days=40)
@@ -175,7 +175,7 @@ def test_events_delete_removes_events_and_their_keys_of_one_tenant(parties):
     old = seed(parties, "tenant-a", [event_body(tenant_id=..., timestamp=iso(10))])
     seed(parties, "tenant-a", [event_body(tenant_id=...)])
     seed(parties, "tenant-b", [event_body(tenant_id=..., timestamp=iso(10))])
-    access = type("Access", (), {"tenant_id": "tenant-a"})()
+    access = type("Access", (), {"tenant_id": "tenant-a", "sees_only_own_events": False})()
     activate("tenant-a")
     deleted = services.events_delete(access=access, before=datetime.now(UTC) - timedelta(days=1))
     assert deleted == 1
