@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
-from archival.queues import queue_ready
+from .queues import queue_ready
 
 
 def _postgresql() -> None:

@@ -78,7 +78,7 @@ def parties(db) -> Parties:
 @pytest.fixture(scope="session")
 def sqs_queues() -> dict[str, str]:
     """The real queues on the local SQS endpoint, created once per session."""
-    from archival.queues import ensure_queues
+    from auditlog_project.queues import ensure_queues
 
     return ensure_queues()
 

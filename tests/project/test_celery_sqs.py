@@ -8,8 +8,8 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
-from archival.queues import dead_letter_name, queue_name, sqs_client
 from archival.tasks import smoke
+from auditlog_project.queues import dead_letter_name, queue_name, sqs_client
 from tests.processes import celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from archival.queues import ensure_queues
+from auditlog_project.queues import ensure_queues
 
 
 class Command(BaseCommand):
