@@ -15,6 +15,7 @@ DESCRIPTIONS = {
     409: "Conflicts with stored state.",
     413: "The body or the batch is too large.",
     415: "The body is not application/json.",
+    429: "Rate limited (docs/operations.md#rate-limits); retry after `Retry-After` seconds.",
 }
 
 
@@ -47,3 +48,25 @@ def problem_responses(*statuses: int) -> dict:
         )
         for status in statuses
     }
+
+
+def rate_limited_everywhere(result: dict, generator, request, public) -> dict:
+    """POSTPROCESSING_HOOKS: every operation may answer 429 with Retry-After.
+
+    Every endpoint is rate limited (`auditlog_project.ratelimits`), so the
+    answer is declared once, as a shared response, instead of on each view.
+    """
+    result["components"].setdefault("responses", {})["RateLimited"] = {
+        "description": DESCRIPTIONS[429],
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "headers": {
+            "Retry-After": {
+                "schema": {"type": "integer", "minimum": 1},
+                "description": "Seconds to wait before trying again.",
+            }
+        },
+    }
+    for path in result["paths"].values():
+        for operation in path.values():
+            operation["responses"]["429"] = {"$ref": "#/components/responses/RateLimited"}
+    return result

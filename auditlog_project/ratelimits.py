@@ -1,55 +1,67 @@
-"""Fixed-window rate limits on Redis (django-ratelimit's counters), as DRF errors.
+"""Rate limits and concurrency caps: one mechanism on Redis, one failure mode.
 
-Used for login brute-force protection (per username and per IP) and for API
-limits per principal and per tenant. A limit answers 429 with Retry-After set
-to the seconds left in the current window.
+The mechanism: fixed-window counters (`{RATE_LIMIT_KEY_PREFIX}:{key}:{window}`,
+every counter of a request checked and counted by one Lua script, so in ONE
+round trip; a refused request counts on none) and concurrency slots (a sorted
+set of holders per key, each with an expiry, taken by a Lua script). The Redis
+client is built from `REDIS_URL`, one per process, with short timeouts and no
+retries, since it sits on every request.
+
+The failure mode, the same for every user of it (docs/operations.md): when
+Redis does not answer, counters and slots are kept in this process's memory
+until it does (Redis is tried again every `OUTAGE_RETRY_SECONDS`). Limits keep
+engaging, per process instead of per deployment (so at most `processes x
+limit`); nothing answers 500; writes go on. An outage is logged when it starts
+and when it ends.
+
+Its users:
+- API limits per principal and per tenant for each kind of request
+  (`enforce`): the tenant-scoped base view calls it once the tenant is known,
+  `PrincipalRateThrottle` for views outside a tenant. 429 with Retry-After.
+- Concurrent exports per tenant (`concurrency_slot`), and any other cap on
+  connections (`acquire_slot` / `release_slot`, e.g. the live stream).
+- The login throttle (`auditlog_project.login_throttle`).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+import redis
 from django.conf import settings
-from django.core.cache import cache
-from django_ratelimit import ALL
-from django_ratelimit.core import get_usage
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry
 from rest_framework.exceptions import Throttled
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import BaseThrottle
 
 logger = logging.getLogger(__name__)
 
+OUTAGE_RETRY_SECONDS = 1.0
+REDIS_TIMEOUT_SECONDS = 0.5  # a local Redis answers in well under a millisecond
+CONCURRENCY_RETRY_AFTER = 5
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-def _usage(request, group: str, value: str, rate: str, *, increment: bool) -> dict | None:
-    return get_usage(
-        request,
-        group=group,
-        key=lambda _group, _request: value,
-        rate=rate,
-        method=ALL,
-        increment=increment,
-    )
+# One counter of a request: (key, limit, ttl, whether this request counts on it).
+Counter = tuple[str, int, int, bool]
 
 
-def count(request, group: str, value: str, rate: str) -> None:
-    """Count one hit without refusing this request (e.g. a failed login)."""
-    _usage(request, group, value, rate, increment=True)
-
-
-def check(request, group: str, value: str, rate: str) -> None:
-    """Raise Throttled (429) when `rate` is used up for `value` in `group`; counts nothing.
-
-    If the cache fails, django-ratelimit reports the limit as reached (fail closed).
-    """
-    usage = _usage(request, group, value, rate, increment=False)
-    if usage is not None and usage["count"] >= usage["limit"]:
-        raise Throttled(wait=max(1, usage["time_left"]))
+def parse_rate(rate: str) -> tuple[int, int]:
+    """`100/m` -> (100, 60); `300/10s` -> (300, 10)."""
+    count, per = rate.split("/")
+    return int(count), int(per[:-1] or 1) * _PERIODS[per[-1]]
 
 
 def client_ip(request) -> str:
-    """The client address: REMOTE_ADDR, or the first proxy hop when configured.
+    """The client address: REMOTE_ADDR, or the NUM_PROXIES-th hop from the right.
 
     Behind the load balancer, NUM_PROXIES=1 takes the address the ALB appended.
     """
@@ -61,48 +73,217 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
-_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# --- The two stores: Redis, and this process's memory during an outage ------
+
+# KEYS: the counters. ARGV, three per counter: limit, ttl, counted (1 or 0).
+# A request that would take any counter past its limit counts on none of them:
+# a user over their own limit does not use up their tenant's. Returns the
+# positions (1-based) of the counters that refused.
+_TAKE = """
+local refused = {}
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') + 1 > tonumber(ARGV[3 * i - 2]) then
+    table.insert(refused, i)
+  end
+end
+if #refused > 0 then return refused end
+for i, key in ipairs(KEYS) do
+  if ARGV[3 * i] == '1' and redis.call('INCR', key) == 1 then
+    redis.call('EXPIRE', key, ARGV[3 * i - 1])
+  end
+end
+return refused
+"""
+
+# KEYS[1]: the slot set. ARGV: now, the new holder's expiry, limit, holder, ttl.
+_ACQUIRE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
 
 
-def parse_rate(rate: str) -> tuple[int, int]:
-    """`100/m` -> (100, 60); `1000/5m` -> (1000, 300)."""
-    count, per = rate.split("/")
-    return int(count), int(per[:-1] or 1) * _PERIODS[per[-1]]
+class _RedisStore:
+    """Counters and slots in Redis; raises RedisError when Redis does not answer."""
+
+    def __init__(self, url: str) -> None:
+        self.client = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            retry=Retry(NoBackoff(), 0),
+        )
+        self.take_script = self.client.register_script(_TAKE)
+        self.acquire_script = self.client.register_script(_ACQUIRE)
+        self.down_until = 0.0  # monotonic time before which Redis is not tried
+
+    def take(self, counters: Sequence[Counter]) -> list[bool]:
+        args: list[int] = []
+        for _key, limit, ttl, counted in counters:
+            args += [limit, ttl, int(counted)]
+        refused = set(self.take_script(keys=[c[0] for c in counters], args=args))
+        return [i + 1 in refused for i in range(len(counters))]
+
+    def acquire(self, key: str, holder: str, limit: int, ttl: int) -> bool:
+        now = time.time()
+        return bool(self.acquire_script(keys=[key], args=[now, now + ttl, limit, holder, ttl]))
+
+    def release(self, key: str, holder: str) -> None:
+        self.client.zrem(key, holder)
 
 
-def enforce(limits: list[tuple[str, str]]) -> None:
-    """Count one hit against every (key, rate) in ONE Redis round trip; 429 past any.
+class _ProcessStore:
+    """The same counters and slots in this process's memory (a Redis outage only)."""
 
-    Fixed windows aligned to the epoch; Retry-After is what is left of the
-    window that ran out. This sits on every API request, so it is one
-    pipelined INCR + EXPIRE per limit instead of a cache read-modify-write.
-    If Redis is unreachable the request is let through (and logged): refusing
-    audit events because the limiter is down would lose more than it protects.
-    """
-    now = int(time.time())
-    windows = []
-    pipe = _redis().pipeline(transaction=False)
-    for key, rate in limits:
-        limit, period = parse_rate(rate)
-        window_key = f"{settings.CACHES['default']['KEY_PREFIX']}:rl:{key}:{now // period}"
-        pipe.incr(window_key)
-        pipe.expire(window_key, period + 1, nx=True)
-        windows.append((limit, period))
-    try:
-        replies = pipe.execute()
-    except RedisError:
-        logger.warning("rate limiter unavailable; request allowed", exc_info=True)
-        return
-    for (limit, period), hits in zip(windows, replies[::2], strict=True):
-        if hits > limit:
-            raise Throttled(wait=period - now % period)
+    MAX_COUNTERS = 10_000  # past this, expired windows are dropped
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counters: dict[str, tuple[float, int]] = {}  # key -> (expiry, hits)
+        self.slots: dict[str, dict[str, float]] = {}  # key -> {holder: expiry}
+
+    def take(self, counters: Sequence[Counter]) -> list[bool]:
+        now = time.time()
+        with self.lock:
+            if len(self.counters) > self.MAX_COUNTERS:
+                self.counters = {k: v for k, v in self.counters.items() if v[0] > now}
+            current = [self.counters.get(key, (now + ttl, 0)) for key, _l, ttl, _c in counters]
+            refused = [hits + 1 > c[1] for (_e, hits), c in zip(current, counters, strict=True)]
+            if not any(refused):
+                for (expiry, hits), (key, _limit, _ttl, counted) in zip(
+                    current, counters, strict=True
+                ):
+                    if counted:
+                        self.counters[key] = (expiry, hits + 1)
+            return refused
+
+    def acquire(self, key: str, holder: str, limit: int, ttl: int) -> bool:
+        now = time.time()
+        with self.lock:
+            holders = {h: t for h, t in self.slots.get(key, {}).items() if t > now}
+            self.slots[key] = holders
+            if len(holders) >= limit:
+                return False
+            holders[holder] = now + ttl
+            return True
+
+    def release(self, key: str, holder: str) -> None:
+        with self.lock:
+            self.slots.get(key, {}).pop(holder, None)
+
+
+_PROCESS = _ProcessStore()
 
 
 @functools.cache
-def _redis():
-    """One client per process: Django's cache builds a new client object on every
-    call, which costs more than the round trip itself (the pool is shared anyway)."""
-    return cache._cache.get_client(write=True)
+def _redis_store(url: str) -> _RedisStore:
+    """One client per process and Redis URL (redis-py's pool is fork-safe)."""
+    return _RedisStore(url)
+
+
+def _run(operation: Callable[[Any], Any]) -> tuple[Any, Any]:
+    """`operation(store)` on Redis, or on this process's store while Redis is down.
+
+    Returns (result, the store that ran it), so a slot is freed where it was
+    taken. The outage's start and end are logged, not each request.
+    """
+    store = _redis_store(settings.REDIS_URL)
+    if time.monotonic() >= store.down_until:
+        try:
+            result = operation(store)
+        except RedisError as exc:
+            if not store.down_until:
+                logger.warning("Redis unreachable (%s): limits are counted per process", exc)
+            store.down_until = time.monotonic() + OUTAGE_RETRY_SECONDS
+        else:
+            if store.down_until:
+                logger.warning("Redis reachable again: limits are counted in Redis")
+                store.down_until = 0.0
+            return result, store
+    return operation(_PROCESS), _PROCESS
+
+
+# --- Fixed windows ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limit:
+    """`key` may be hit `rate` times per window; `counted=False` only checks it."""
+
+    key: str
+    rate: str
+    counted: bool = True
+
+
+def refusal(limits: Sequence[Limit]) -> int | None:
+    """Seconds to wait if this request would take any limit past its rate, else None.
+
+    One round trip. A request that is let through counts on every counted
+    limit; a refused one counts on none. Windows are aligned to the epoch; the
+    wait is what is left of the longest window that refused.
+    """
+    now = int(time.time())
+    periods = [parse_rate(limit.rate)[1] for limit in limits]
+    counters = [
+        (
+            f"{settings.RATE_LIMIT_KEY_PREFIX}:{limit.key}:{now // period}",
+            parse_rate(limit.rate)[0],
+            period + 1,  # the counter outlives its window by a second
+            limit.counted,
+        )
+        for limit, period in zip(limits, periods, strict=True)
+    ]
+    refused, _store = _run(lambda store: store.take(counters))
+    waits = [period - now % period for period, no in zip(periods, refused, strict=True) if no]
+    return max(waits) if waits else None
+
+
+# --- Concurrency slots ------------------------------------------------------------
+
+
+@dataclass
+class Slot:
+    """One held place under a concurrency cap; `release()` frees it (idempotent).
+
+    A holder that never releases (a killed process) is dropped after its ttl.
+    """
+
+    key: str
+    holder: str
+    store: Any
+    released: bool = False
+
+    def release(self) -> None:
+        if self.released:
+            return
+        self.released = True
+        try:
+            self.store.release(self.key, self.holder)
+        except RedisError:
+            logger.warning("slot %s not released (Redis down); it expires", self.key)
+
+
+def acquire_slot(key: str, limit: int, ttl: int) -> Slot | None:
+    """A place among at most `limit` concurrent holders of `key`, or None when full.
+
+    For connection caps (concurrent exports, stream subscriptions): call
+    `release_slot` when the connection ends; a holder lives at most `ttl` seconds.
+    """
+    name = f"{settings.RATE_LIMIT_KEY_PREFIX}:slot:{key}"
+    holder = uuid.uuid4().hex
+    taken, store = _run(lambda store: store.acquire(name, holder, limit, ttl))
+    return Slot(name, holder, store) if taken else None
+
+
+def release_slot(slot: Slot | None) -> None:
+    """Free a slot from `acquire_slot` (None and a second release are no-ops)."""
+    if slot is not None:
+        slot.release()
+
+
+# --- API limits ---------------------------------------------------------------
 
 
 def principal_key(request) -> str:
@@ -112,13 +293,52 @@ def principal_key(request) -> str:
     return f"user:{user.pk}"
 
 
-class PrincipalRateThrottle(BaseThrottle):
-    """API rate limit per authenticated principal (RATE_LIMIT_PER_USER).
+def request_kind(request, declared: str | None = None) -> str:
+    """The kind of request a limit applies to: declared by the view, else by method."""
+    if declared:
+        return declared
+    return "read" if request.method in SAFE_METHODS else "write"
 
-    Tenant-scoped endpoints do not use it: they count the principal and the
-    tenant together once the tenant is known (tenants.scoping), in one trip.
+
+def enforce(request, kind: str, tenant_id: str | None = None) -> None:
+    """Count one `kind` request for the principal and the tenant; 429 past either.
+
+    The limits are `RATE_LIMITS[kind]` (`user`, `tenant`); both counters move
+    in one round trip.
+    """
+    rates = settings.RATE_LIMITS[kind]
+    limits = [Limit(f"{kind}:{principal_key(request)}", rates["user"])]
+    if tenant_id is not None:
+        limits.append(Limit(f"{kind}:tenant:{tenant_id}", rates["tenant"]))
+    wait = refusal(limits)
+    if wait is not None:
+        raise Throttled(wait=wait, detail=f"Too many {kind} requests.")
+
+
+def concurrency_slot(kind: str, tenant_id: str) -> Slot | None:
+    """A place among the tenant's concurrent `kind` requests (CONCURRENCY_PER_TENANT).
+
+    None when the kind has no cap; 429 when the tenant's places are all taken.
+    """
+    cap = settings.CONCURRENCY_PER_TENANT.get(kind)
+    if cap is None:
+        return None
+    slot = acquire_slot(f"{kind}:tenant:{tenant_id}", cap, settings.CONCURRENCY_SLOT_TTL)
+    if slot is None:
+        raise Throttled(
+            wait=CONCURRENCY_RETRY_AFTER,
+            detail=f"This tenant already runs {cap} concurrent {kind} requests.",
+        )
+    return slot
+
+
+class PrincipalRateThrottle(BaseThrottle):
+    """The per-principal limit of views outside a tenant (users, tenants list, me).
+
+    Tenant-scoped views do not use it: their base view counts the principal and
+    the tenant together once the tenant is known, in one round trip.
     """
 
     def allow_request(self, request, view) -> bool:
-        enforce([(principal_key(request), settings.RATE_LIMIT_PER_USER)])
+        enforce(request, request_kind(request))
         return True

@@ -276,16 +276,6 @@ def _checked(raw: dict, errors: dict, values: dict[str, Any]) -> list:
     return hashed
 
 
-def _tenant(raw: dict, tenant_id: str, errors: dict) -> None:
-    value = raw.get("tenant_id")
-    if value is not None and value != tenant_id:
-        errors["tenant_id"] = [
-            Message("Must name the request's tenant.", "invalid")
-            if isinstance(value, str)
-            else Message("Must be a string.", "invalid_type")
-        ]
-
-
 def _content_hash(hashed: list) -> bytes:
     """The hash of an event's content, as stored with its key.
 
@@ -309,7 +299,6 @@ def event_errors_or_value(raw: Any, *, tenant_id: str, now: datetime):
         return None, {"non_field_errors": [Message("Must be a JSON object.", "invalid_type")]}
     errors: dict[str, list[Message]] = {}
     _unknown_fields(raw, errors)
-    _tenant(raw, tenant_id, errors)
     given_id = raw.get("id")
     event_id = None if given_id is None else _field(errors, "id", check_uuid, given_id)
     given_ts = raw.get("timestamp")
@@ -354,7 +343,6 @@ def parse_bulk(raw: Any, *, tenant_id: str, now: datetime, max_events: int) -> l
     for name in raw:
         if name not in ("tenant_id", "events"):
             errors[str(name)] = [Message("Unknown field.", "unknown_field")]
-    _tenant(raw, tenant_id, errors)
     items = raw.get("events")
     if not isinstance(items, list) or not items:
         errors["events"] = [Message("Must be a non-empty list of events.", "invalid")]

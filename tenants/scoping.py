@@ -5,9 +5,11 @@
 - `activate` sets the tenant for the current database transaction, which
   PostgreSQL row-level security on tenant-owned tables (the events table) reads.
 - `TenantScopedAPIView` is the base of every tenant-scoped endpoint: it resolves
-  the tenant and checks the role in `initial()`, before the handler runs, and
-  hands out querysets that are already scoped. Subclasses cannot override
-  `get_queryset`; an unscoped path must be spelled `dangerously_*`.
+  the tenant (from the parameter, header, path or, declared per view, the
+  body), checks the role and applies the rate limits in `initial()`, before the
+  handler runs, and hands out querysets that are already scoped. Subclasses
+  cannot override `get_queryset`; an unscoped path must be spelled
+  `dangerously_*`. No view resolves a tenant itself.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from django.conf import settings
 from django.db import connection, models
 from rest_framework import exceptions, generics
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.request import Request
 
 from auditlog_project import ratelimits
@@ -28,6 +30,7 @@ from .models import TENANT_ID_PATTERN, Membership, Tenant
 from .permissions import PLATFORM_ADMIN, Operation, role_allows
 
 TENANT_HEADER = "HTTP_X_TENANT_ID"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 NOT_ACCESSIBLE = "Tenant not found or not accessible."
 _SLUG = re.compile(TENANT_ID_PATTERN)
 
@@ -67,7 +70,8 @@ class TenantAccess:
         return role_allows(self.role, operation)
 
 
-def _membership_tenants(user) -> list[Membership]:
+def _active_memberships(user) -> list[Membership]:
+    """The caller's memberships in active tenants, with their tenants."""
     return list(
         Membership.objects.filter(user=user, tenant__is_active=True).select_related("tenant")
     )
@@ -102,7 +106,7 @@ def resolve_access(user, tenant_id: str | None, *, include_inactive: bool = Fals
 
 
 def _implicit_access(user) -> TenantAccess:
-    memberships = [] if user.is_superuser else _membership_tenants(user)
+    memberships = [] if user.is_superuser else _active_memberships(user)
     if len(memberships) != 1:
         raise TenantRequired(
             {"tenant_id": ["tenant_id is required unless you belong to exactly one tenant."]},
@@ -135,18 +139,37 @@ class TenantScopedAPIView(generics.GenericAPIView):
     Declare `tenant_operations` ({HTTP method: Operation}); a method missing from
     it is refused. Declare `scoped_model`, a model with a `tenant` field; models
     with an `actor_field` are further narrowed to the caller's own rows for the
-    `user` role. Override `requested_tenant_id` to read the tenant from elsewhere
-    (a path or the body), never `get_queryset`.
+    `user` role. The tenant comes from the `tenant_id` parameter or the
+    X-Tenant-ID header (override `requested_tenant_id` to read it from the
+    path), never from `get_queryset`. Declare `tenant_from_body` when a write's
+    body names the tenant too:
+
+    - `"single"`: the body's `tenant_id` names the tenant, and must agree with
+      the parameter or header when both are given (else 400);
+    - `"bulk"`: the body's `tenant_id` and each item's (`events[i].tenant_id`)
+      name the tenant; a request may name only one. One naming several is 403
+      if the caller may not create events in any of them, 400 otherwise.
+
+    A `tenant_id` in a body that is not a non-empty string is 400.
+
+    `initial()` then runs, in order: authentication and permissions, tenant
+    resolution and the role check, the rate-limit step (`limit_rate`), and the
+    activation of the tenant for row-level security.
     """
 
-    # Principal and tenant limits are enforced together in initial(), below.
+    # Principal and tenant limits are counted together in limit_rate(), below.
     throttle_classes: list = []
     tenant_operations: ClassVar[Mapping[str, Operation]] = {}
     scoped_model: ClassVar[type[models.Model] | None] = None
+    tenant_from_body: ClassVar[Literal["single", "bulk"] | None] = None
+    # The kind of request for ratelimits ("read", "write", "stats", "export");
+    # None: "read" for GET/HEAD/OPTIONS, "write" for the other methods.
+    rate_limit_kind: ClassVar[str | None] = None
     # Endpoints that address the tenant itself as an object answer 404 instead.
     hidden_tenant_error: ClassVar[type[exceptions.APIException]] = TenantNotAccessible
     include_inactive_tenants: ClassVar[bool] = False
     access: TenantAccess
+    slot: ratelimits.Slot | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -155,32 +178,54 @@ class TenantScopedAPIView(generics.GenericAPIView):
                 f"{cls.__name__} may not override get_queryset/queryset: tenant scoping "
                 "is applied by TenantScopedAPIView. Name an unscoped path dangerously_*."
             )
+        if cls.tenant_from_body not in (None, "single", "bulk"):
+            raise TypeError(f"{cls.__name__}.tenant_from_body must be 'single' or 'bulk'")
 
     def requested_tenant_id(self, request: Request) -> str | None:
         return request.query_params.get("tenant_id") or request.META.get(TENANT_HEADER)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # authentication, permissions, throttles
+        super().initial(request, *args, **kwargs)  # authentication, permissions
         operation = self.tenant_operations.get(request.method or "")
         if operation is None:
             raise exceptions.MethodNotAllowed(request.method or "")
         try:
             self.access = resolve_access(
                 request.user,
-                self.requested_tenant_id(request),
+                self._tenant_named(request),
                 include_inactive=self.include_inactive_tenants,
             )
         except TenantNotAccessible:
             raise self.hidden_tenant_error(NOT_ACCESSIBLE) from None
         if not self.access.allows(operation):
             raise RoleNotAllowed()
-        ratelimits.enforce(
-            [
-                (ratelimits.principal_key(request), settings.RATE_LIMIT_PER_USER),
-                (f"tenant:{self.access.tenant_id}", settings.RATE_LIMIT_PER_TENANT),
-            ]
-        )
+        self.limit_rate(request)
         activate(self.access.tenant_id)
+
+    def limit_rate(self, request: Request) -> None:
+        """The rate-limit step: the principal's and the tenant's limits for this kind
+        of request (429 with Retry-After past either), then a place among the
+        tenant's concurrent requests of this kind when the kind is capped; the
+        place is freed when the response is closed (after its last byte, or when
+        the client goes away)."""
+        kind = ratelimits.request_kind(request, self.rate_limit_kind)
+        ratelimits.enforce(request, kind, self.access.tenant_id)
+        self.slot = ratelimits.concurrency_slot(kind, self.access.tenant_id)
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.slot is not None:
+            _release_on_close(response, self.slot)
+        return response
+
+    def _tenant_named(self, request: Request) -> str | None:
+        """The tenant the request names, by the parameter or header and the body."""
+        from_query = self.requested_tenant_id(request)
+        if self.tenant_from_body is None or request.method not in BODY_METHODS:
+            return from_query
+        if self.tenant_from_body == "single":
+            return _single_body_tenant(request.data, from_query)
+        return _bulk_body_tenant(request.user, request.data, from_query)
 
     def get_queryset(self) -> models.QuerySet:
         if self.scoped_model is None:
@@ -190,3 +235,78 @@ class TenantScopedAPIView(generics.GenericAPIView):
         if actor_field and self.access.sees_only_own_events:
             queryset = queryset.filter(**{actor_field: self.access.username})
         return queryset
+
+
+def _release_on_close(response: Any, slot: ratelimits.Slot) -> None:
+    """Free `slot` when the server closes `response` (WSGI and ASGI servers always do,
+    after the last byte or when the client went away)."""
+    close = response.close
+
+    def close_and_release() -> None:
+        try:
+            close()
+        finally:
+            slot.release()
+
+    setattr(response, "close", close_and_release)  # noqa: B010 - an instance attribute
+
+
+# --- The tenant named by a request body -----------------------------------------
+
+
+def _tenant_id_error(value: Any) -> ErrorDetail | None:
+    """Why a body's `tenant_id` value is refused, or None when it names a tenant."""
+    if value is None or (isinstance(value, str) and value):
+        return None
+    if isinstance(value, str):
+        return ErrorDetail("Must name the request's tenant.", "invalid")
+    return ErrorDetail("Must be a string.", "invalid_type")
+
+
+def _single_body_tenant(data: Any, from_query: str | None) -> str | None:
+    named = data.get("tenant_id") if isinstance(data, dict) else None
+    if (error := _tenant_id_error(named)) is not None:
+        raise exceptions.ValidationError({"tenant_id": [error]})
+    if named and from_query and named != from_query:
+        raise exceptions.ValidationError(
+            {"tenant_id": ["Differs from the tenant_id parameter / X-Tenant-ID header."]}
+        )
+    return named or from_query
+
+
+def _bulk_body_tenant(user, data: Any, from_query: str | None) -> str | None:
+    """The one tenant a bulk body names; every tenant it names must allow creation."""
+    named = _bulk_body_tenants(data)
+    if from_query:
+        named = list(dict.fromkeys([*named, from_query]))
+    if len(named) <= 1:
+        return named[0] if named else None
+    for tenant_id in named:
+        if not resolve_access(user, tenant_id).allows(Operation.CREATE_EVENTS):
+            raise RoleNotAllowed()
+    raise exceptions.ValidationError(
+        {"tenant_id": [f"A bulk request writes to one tenant; this one names {len(named)}."]}
+    )
+
+
+def _bulk_body_tenants(data: Any) -> list[str]:
+    """Distinct tenant ids named by a bulk body and its items, in order; 400 for a
+    `tenant_id` that is not a non-empty string (`tenant_id`, `events[i].tenant_id`)."""
+    if not isinstance(data, dict):
+        return []
+    values = [data.get("tenant_id")]
+    errors: dict[str, Any] = {}
+    if (error := _tenant_id_error(values[0])) is not None:
+        errors["tenant_id"] = [error]
+    items = data.get("events")
+    item_errors: list[dict] = []
+    for item in items if isinstance(items, list) else []:
+        value = item.get("tenant_id") if isinstance(item, dict) else None
+        values.append(value)
+        error = _tenant_id_error(value)
+        item_errors.append({} if error is None else {"tenant_id": [error]})
+    if any(item_errors):
+        errors["events"] = item_errors
+    if errors:
+        raise exceptions.ValidationError(errors)
+    return list(dict.fromkeys(v for v in values if v))

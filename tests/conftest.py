@@ -7,6 +7,8 @@ security is in force in tests exactly as it is at run time.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.conf import settings
 from django.db import connections
@@ -47,3 +49,10 @@ def _no_proxy_env(monkeypatch):
     for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(settings):
+    """Each test starts with no rate-limit counters or slots used: counters live in
+    Redis across tests, and tests share tenant ids. Production limits apply."""
+    settings.RATE_LIMIT_KEY_PREFIX = f"{settings.RATE_LIMIT_KEY_PREFIX}:{uuid.uuid4().hex[:12]}"

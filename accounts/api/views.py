@@ -7,12 +7,12 @@ from django.db import transaction
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from auditlog_project import ratelimits
+from auditlog_project import login_throttle
 from auditlog_project.openapi import problem_responses
 from tenants.permissions import IsPlatformAdmin
 
@@ -29,40 +29,31 @@ from .serializers import (
 )
 
 
-def _login_limits(request) -> list[tuple[str, str, str]]:
-    username = request.data.get("username") if isinstance(request.data, dict) else None
-    limits = [("login-ip", ratelimits.client_ip(request), settings.LOGIN_RATE_PER_IP)]
-    if isinstance(username, str) and username:
-        limits.append(("login-user", username.lower()[:150], settings.LOGIN_RATE_PER_USERNAME))
-    return limits
-
-
 @extend_schema(
     tags=["auth"],
     auth=[],
     responses={200: TokenPairResponseSerializer, **problem_responses(400, 401, 429)},
 )
 class TokenView(TokenObtainPairView):
-    """Exchange a username and password for tokens; failures are rate limited.
+    """Exchange a username and password for tokens; logins are throttled.
 
-    Failed attempts count per username and per client IP; past either limit the
-    endpoint answers 429 with Retry-After until the window ends, even for the
-    right password, so guessing cannot continue.
+    The throttle (`auditlog_project.login_throttle`, the authentication
+    backend) counts attempts per client IP and failures per username and per
+    IP; past a limit this endpoint answers 429 with Retry-After until the window
+    ends, even for the right password, so guessing cannot continue.
     """
 
     serializer_class = TokenObtainSerializer
     throttle_classes: list = []
 
     def post(self, request, *args, **kwargs):
-        limits = _login_limits(request)
-        for group, value, rate in limits:
-            ratelimits.check(request, group, value, rate)
         try:
             return super().post(request, *args, **kwargs)
         except AuthenticationFailed:
-            for group, value, rate in limits:
-                ratelimits.count(request, group, value, rate)
-            raise
+            wait = login_throttle.retry_after(request)
+            if wait is None:
+                raise
+            raise Throttled(wait=wait, detail="Too many login attempts.") from None
 
 
 @extend_schema(

@@ -264,11 +264,45 @@ LOGGING = {
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 
 # --- Rate limits (fixed windows in Redis; 429 with Retry-After) --------------
+# auditlog_project/ratelimits.py; the defaults and the Redis-outage policy are
+# explained in docs/operations.md#rate-limits. Rates are count/period.
 NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
-LOGIN_RATE_PER_USERNAME = env_rate("LOGIN_RATE_PER_USERNAME", "5/m")
-LOGIN_RATE_PER_IP = env_rate("LOGIN_RATE_PER_IP", "30/m")
-RATE_LIMIT_PER_USER = env_rate("RATE_LIMIT_PER_USER", "20000/m")
-RATE_LIMIT_PER_TENANT = env_rate("RATE_LIMIT_PER_TENANT", "60000/m")
+RATE_LIMIT_KEY_PREFIX = f"{CACHES['default']['KEY_PREFIX']}:rl"
+LOGIN_RATE_PER_USERNAME = env_rate("LOGIN_RATE_PER_USERNAME", "5/m")  # failures
+LOGIN_RATE_PER_IP = env_rate("LOGIN_RATE_PER_IP", "30/m")  # failures
+LOGIN_ATTEMPTS_PER_IP = env_rate("LOGIN_ATTEMPTS_PER_IP", "60/m")  # every attempt
+AUTHENTICATION_BACKENDS = ["auditlog_project.login_throttle.ThrottledModelBackend"]
+# Per kind of request, per principal (`user`) and per tenant. Writes are high
+# on purpose: one client must reach 1,000+ single events/s and bulk at full
+# speed. Reads, stats and exports are where the limits bite.
+RATE_LIMITS = {
+    "write": {
+        "user": env_rate("RATE_LIMIT_WRITE_PER_USER", "30000/10s"),
+        "tenant": env_rate("RATE_LIMIT_WRITE_PER_TENANT", "60000/10s"),
+    },
+    "read": {
+        "user": env_rate("RATE_LIMIT_READ_PER_USER", "300/10s"),
+        "tenant": env_rate("RATE_LIMIT_READ_PER_TENANT", "600/10s"),
+    },
+    "stats": {
+        "user": env_rate("RATE_LIMIT_STATS_PER_USER", "60/m"),
+        "tenant": env_rate("RATE_LIMIT_STATS_PER_TENANT", "120/m"),
+    },
+    "export": {
+        "user": env_rate("RATE_LIMIT_EXPORT_PER_USER", "10/m"),
+        "tenant": env_rate("RATE_LIMIT_EXPORT_PER_TENANT", "30/m"),
+    },
+}
+# Concurrent requests per tenant, for the kinds that hold a worker long.
+CONCURRENCY_PER_TENANT = {"export": env_int("EXPORT_CONCURRENCY_PER_TENANT", 2, minimum=1)}
+# A holder that is never released (its process was killed) frees its place after this.
+CONCURRENCY_SLOT_TTL = env_int("CONCURRENCY_SLOT_TTL", 3600, minimum=60)
+for _replaced in ("RATE_LIMIT_PER_USER", "RATE_LIMIT_PER_TENANT"):
+    if env_str(_replaced, ""):
+        raise ConfigError(
+            f"{_replaced} is replaced by RATE_LIMIT_<KIND>_PER_USER and _PER_TENANT "
+            "(KIND: WRITE, READ, STATS, EXPORT); see docs/operations.md"
+        )
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["auditlog_project.ratelimits.PrincipalRateThrottle"]
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -281,6 +315,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"RoleEnum": "tenants.choices.Role"}
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "auditlog_project.openapi.rate_limited_everywhere",
+]
 
 # --- Live stream --------------------------------------------------------------
 # A subscriber that cannot take a message within this many seconds is closed

@@ -14,10 +14,17 @@ os.environ.setdefault("DATABASE_URL", "postgres://auditlog_owner@127.0.0.1:5432/
 os.environ.setdefault("DJANGO_DEBUG", "false")
 os.environ.setdefault("SQS_ENDPOINT_URL", "http://127.0.0.1:9325")
 os.environ.setdefault("SQS_QUEUE_PREFIX", f"auditlog-test{_SUFFIX.replace('_', '-')}-")
+# Tests read far faster than any client should (stats exactness, fuzzing): the
+# read limits are raised here; tests of the limits set their own. Writes,
+# logins and the concurrent-export cap keep their defaults.
+for _kind in ("READ", "STATS", "EXPORT"):
+    for _who in ("USER", "TENANT"):
+        os.environ.setdefault(f"RATE_LIMIT_{_kind}_PER_{_who}", "1000000/m")
 
 from .local import *  # noqa: E402,F403
 
 DATABASES["default"]["TEST"] = {"NAME": f"test_auditlog{_SUFFIX}"}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES["default"]["KEY_PREFIX"] = f"auditlog-test{_SUFFIX}"  # noqa: F405
+RATE_LIMIT_KEY_PREFIX = f"auditlog-test{_SUFFIX}:rl"
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"auditlog-test{_SUFFIX}"  # type: ignore[index]  # noqa: F405

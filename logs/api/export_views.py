@@ -91,6 +91,7 @@ def _attachment_name(tenant_id: str, extension: str) -> str:
 class EventExportView(TenantScopedAPIView):
     tenant_operations = {"GET": Operation.READ_EVENTS}
     scoped_model = Event
+    rate_limit_kind = "export"  # its own limits, and a cap on concurrent exports
     content_negotiation_class = FirstRendererNegotiation
 
     @extend_schema(
@@ -177,6 +178,7 @@ class StatsSerializer(serializers.Serializer):
 class EventStatsView(TenantScopedAPIView):
     tenant_operations = {"GET": Operation.READ_EVENTS}
     scoped_model = Event
+    rate_limit_kind = "stats"
     content_negotiation_class = FirstRendererNegotiation
 
     @extend_schema(

@@ -113,3 +113,114 @@ def test_activate_is_transaction_local():
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('app.tenant_id', true)")
         assert cursor.fetchone()[0] in (None, "")
+
+
+class BodyProbe(TenantScopedAPIView):
+    """A write whose body names the tenant, like single-event ingest."""
+
+    tenant_operations = {"GET": Operation.READ_EVENTS, "POST": Operation.CREATE_EVENTS}
+    scoped_model = Membership
+    tenant_from_body = "single"
+
+    def get(self, request):
+        from rest_framework.response import Response
+
+        return Response({"tenant": self.access.tenant_id})
+
+    post = get
+
+
+class BulkProbe(BodyProbe):
+    tenant_from_body = "bulk"
+
+
+def send(view, user, body, **query):
+    path = "/probe" + (f"?tenant_id={query['tenant_id']}" if query else "")
+    request = APIRequestFactory().post(path, body, format="json")
+    force_authenticate(request, user=user)
+    with transaction.atomic():
+        response = view.as_view()(request)
+    response.render()
+    return response
+
+
+def error_fields(response) -> set[str]:
+    import json
+
+    return {error["field"] for error in json.loads(response.content)["errors"]}
+
+
+def test_a_single_body_names_the_tenant(parties):
+    Membership.objects.create(user=parties.a_admin, tenant=parties.tenant_b, role="admin")
+    assert send(BodyProbe, parties.a_admin, {"tenant_id": "tenant-b"}).data == {
+        "tenant": "tenant-b"
+    }
+    agreeing = send(BodyProbe, parties.a_admin, {"tenant_id": "tenant-b"}, tenant_id="tenant-b")
+    assert agreeing.data == {"tenant": "tenant-b"}
+
+
+def test_a_single_body_that_disagrees_with_the_query_is_400(parties):
+    response = send(BodyProbe, parties.a_admin, {"tenant_id": "tenant-a"}, tenant_id="tenant-b")
+    assert response.status_code == 400
+    assert error_fields(response) == {"tenant_id"}
+
+
+@pytest.mark.parametrize("value", ["", 5, ["tenant-a"], {"id": "tenant-a"}, False])
+def test_a_body_tenant_that_is_not_a_non_empty_string_is_400(parties, value):
+    for view in (BodyProbe, BulkProbe):
+        response = send(view, parties.a_admin, {"tenant_id": value})
+        assert response.status_code == 400, view
+        assert error_fields(response) == {"tenant_id"}
+
+
+def test_bulk_items_with_a_malformed_tenant_are_400_naming_the_item(parties):
+    body = {"events": [{"tenant_id": "tenant-a"}, {"tenant_id": 7}, {}, {"tenant_id": ""}]}
+    response = send(BulkProbe, parties.a_admin, body)
+    assert response.status_code == 400
+    assert error_fields(response) == {"events[1].tenant_id", "events[3].tenant_id"}
+
+
+def test_bulk_items_name_the_tenant(parties):
+    body = {"events": [{"tenant_id": "tenant-b"}, {}]}
+    assert send(BulkProbe, parties.b_admin, body).data == {"tenant": "tenant-b"}
+    assert send(BulkProbe, parties.a_admin, body).status_code == 403
+
+
+def test_a_bulk_body_naming_two_tenants_is_403_unless_creation_is_allowed_in_both(parties):
+    Membership.objects.create(user=parties.a_admin, tenant=parties.tenant_b, role="auditor")
+    body = {"events": [{"tenant_id": "tenant-a"}, {"tenant_id": "tenant-b"}]}
+    assert send(BulkProbe, parties.a_admin, body).status_code == 403
+    response = send(BulkProbe, parties.platform_admin, body)
+    assert response.status_code == 400
+    assert error_fields(response) == {"tenant_id"}
+    by_query = send(BulkProbe, parties.platform_admin, {"events": [{}]}, tenant_id="tenant-b")
+    assert by_query.data == {"tenant": "tenant-b"}
+
+
+def test_reads_ignore_the_body(parties):
+    request = APIRequestFactory().get("/probe", {"tenant_id": "tenant-b"})
+    force_authenticate(request, user=parties.b_user)
+    with transaction.atomic():
+        assert BodyProbe.as_view()(request).data == {"tenant": "tenant-b"}
+
+
+def test_an_unknown_body_rule_is_refused_at_class_creation():
+    with pytest.raises(TypeError, match="tenant_from_body"):
+
+        class Typo(TenantScopedAPIView):
+            tenant_from_body = "many"  # type: ignore[assignment]
+
+
+def test_no_view_resolves_a_tenant_itself():
+    """Tenant resolution lives in tenants/scoping.py only (the stream's handshake,
+    which is not a view, is the one other caller)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    callers = [
+        path.relative_to(root).as_posix()
+        for app in ("accounts", "tenants", "logs")
+        for path in (root / app).rglob("*.py")
+        if "resolve_access(" in path.read_text() and path.name not in ("scoping.py", "consumers.py")
+    ]
+    assert callers == []
