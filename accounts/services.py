@@ -78,9 +78,8 @@ def _pair(refresh: RefreshToken) -> dict:
     }
 
 
-def _record(family: TokenFamily, user: User) -> RefreshToken:
-    """A new refresh token of `family`, stored by digest; the family's expiry follows it."""
-    refresh = RefreshToken.for_user(user)
+def _record(family: TokenFamily, refresh: RefreshToken) -> RefreshToken:
+    """Store `refresh` in `family` by the digest of its id (never the token)."""
     IssuedRefreshToken.objects.create(
         jti_sha256=_digest(refresh), family=family, expires_at=_expiry(refresh)
     )
@@ -94,13 +93,10 @@ def token_pair_issue(*, user: User) -> dict:
     Also deletes the user's families whose last token has expired, so the table
     holds live sessions and recent revocations only.
     """
-    now = timezone.now()
-    TokenFamily.objects.filter(user=user, expires_at__lt=now).delete()
-    family = TokenFamily.objects.create(user=user, expires_at=now)
-    refresh = _record(family, user)
-    family.expires_at = _expiry(refresh)
-    family.save(update_fields=["expires_at"])
-    return _pair(refresh)
+    TokenFamily.objects.filter(user=user, expires_at__lt=timezone.now()).delete()
+    refresh = RefreshToken.for_user(user)
+    family = TokenFamily.objects.create(user=user, expires_at=_expiry(refresh))
+    return _pair(_record(family, refresh))
 
 
 def _decode(raw: str) -> RefreshToken:
@@ -154,7 +150,7 @@ def _rotate(token: RefreshToken) -> dict | str:
         return "This refresh token was already used; its session has been revoked."
     record.used_at = timezone.now()
     record.save(update_fields=["used_at"])
-    rotated = _record(family, user)
+    rotated = _record(family, RefreshToken.for_user(user))
     family.expires_at = _expiry(rotated)
     family.save(update_fields=["expires_at"])
     return _pair(rotated)

@@ -74,7 +74,8 @@ class MembershipInlineFormSet(BaseInlineFormSet):
         removed: dict[int, str | None] = {}
         granted: dict[int, str | None] = {}
         for form in self.forms:
-            original = form.instance.user_id if form.instance.pk else None
+            # The stored user: form.instance already carries the posted one.
+            original = form.initial.get("user") if form.instance.pk else None
             if _deleted(form):
                 if original is not None:
                     removed[original] = None

@@ -193,3 +193,17 @@ def test_the_stored_rows_hold_nothing_that_can_be_presented(parties):
         assert jti not in dump
     for value in dump.replace("(", " ").replace(")", " ").replace(",", " ").split():
         assert refresh(value).status_code == 401
+
+
+def test_a_login_deletes_the_users_expired_families_only(parties):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    live = login("alice")
+    TokenFamily.objects.create(user=parties.a_admin, expires_at=timezone.now() - timedelta(hours=1))
+    TokenFamily.objects.create(user=parties.b_admin, expires_at=timezone.now() - timedelta(hours=1))
+    login("alice")
+    assert TokenFamily.objects.filter(user=parties.a_admin).count() == 2  # live ones
+    assert TokenFamily.objects.filter(user=parties.b_admin).count() == 1  # not alice's
+    assert refresh(live["refresh"]).status_code == 200

@@ -75,6 +75,14 @@ def test_handing_the_admin_role_over_in_one_save_is_allowed(admin_client, partie
     assert (role("alice"), role("arthur")) == (None, "admin")
 
 
+def test_moving_a_row_to_another_user_removes_the_first(admin_client, parties):
+    response = admin_client.post(
+        TENANT_A, tenant_form(parties, {"alice": {"user": parties.b_user.pk}})
+    )
+    assert response.status_code == 302
+    assert (role("alice"), role("bob")) == (None, "admin")
+
+
 def test_adding_a_member_in_the_tenant_page_goes_through(admin_client, parties):
     extra = [{"user": parties.b_user.pk, "role": "auditor"}]
     response = admin_client.post(TENANT_A, tenant_form(parties, {}, extra))
