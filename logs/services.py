@@ -17,9 +17,9 @@ from auditlog_project.errors import Conflict, Forbidden, Message
 from tenants.scoping import TenantAccess
 
 from . import fields
+from .after_commit import events_committed
 from .fields import EVENT_FIELDS
 from .selectors import event_by_key
-from .signals import events_committed
 from .validation import NewEvent, retry_matches
 
 # COPY is refused on tables with row-level security, so a batch is one INSERT

@@ -7,7 +7,6 @@ import uuid
 import pytest
 
 from logs.models import EventKey
-from logs.signals import events_committed_signal
 from tests.logs.conftest import at, event_body, stored
 
 URL = "/api/v1/logs"
@@ -125,50 +124,3 @@ def test_auditor_cannot_create(parties):
 @pytest.mark.parametrize("who", [None, "outsider"])
 def test_anonymous_and_outsiders_cannot_create(parties, who):
     assert post(parties.client(who), event_body()).status_code in (401, 403)
-
-
-def test_committed_hook_runs_once_per_request_after_commit(
-    parties, django_capture_on_commit_callbacks
-):
-    calls = []
-
-    def receiver(sender, tenant_id, events, **kwargs):
-        calls.append((tenant_id, [str(e["id"]) for e in events]))
-
-    events_committed_signal.connect(receiver)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            body = post(parties.client("a_admin"), event_body()).json()
-        assert calls == [("tenant-a", [body["id"]])]
-    finally:
-        events_committed_signal.disconnect(receiver)
-
-
-def test_a_failing_hook_receiver_does_not_fail_the_request(
-    parties, django_capture_on_commit_callbacks
-):
-    def broken(sender, **kwargs):
-        raise RuntimeError("boom")
-
-    events_committed_signal.connect(broken)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = post(parties.client("a_admin"), event_body())
-        assert response.status_code == 201
-    finally:
-        events_committed_signal.disconnect(broken)
-
-
-def test_no_hook_for_a_duplicate(parties, django_capture_on_commit_callbacks):
-    client = parties.client("a_admin")
-    payload = event_body(id=str(uuid.uuid4()))
-    post(client, payload)
-    calls = []
-    events_committed_signal.connect(lambda **kwargs: calls.append(kwargs), weak=False)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            assert post(client, payload).status_code == 200
-        assert calls == []
-    finally:
-        events_committed_signal.receivers.clear()
-        events_committed_signal.sender_receivers_cache.clear()

@@ -1,0 +1,40 @@
+"""What happens to stored events after their COMMIT: one visible list of consumers.
+
+`events_committed(tenant_id, rows)` runs once per successful write request,
+after its COMMIT (services schedule it with `transaction.on_commit`), with the
+whole batch of newly stored rows (duplicates are not repeated), in the shape
+selectors return. It hands them to each consumer of CONSUMERS, in order. A
+failing consumer is logged, never turned into an error: the events are
+already safely stored. A new consumer (search indexing, alerts, log streams)
+is one more entry here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from . import stream
+
+logger = logging.getLogger(__name__)
+
+Consumer = Callable[[str, list[dict]], object]
+
+
+def _live_stream(tenant_id: str, events: list[dict]) -> None:
+    """The WebSocket stream: one channel-layer message per request (logs/stream.py)."""
+    stream.on_events_committed(None, tenant_id=tenant_id, events=events)
+
+
+CONSUMERS: list[Consumer] = [_live_stream]
+
+
+def events_committed(tenant_id: str, events: list[dict]) -> None:
+    """Hand the committed rows to every consumer; log, never raise, a failure."""
+    for consume in CONSUMERS:
+        try:
+            consume(tenant_id, events)
+        except Exception:
+            logger.exception(
+                "after-commit consumer %s failed", getattr(consume, "__name__", consume)
+            )
