@@ -1,0 +1,94 @@
+"""Database round trips of the hot paths, pinned: an extra query per request is a regression.
+
+Each request is listed statement by statement (savepoints left out: in a test
+the request's transaction is a savepoint of the test's). Partitions for today
+are made known first, as they are in a running process after its first write
+of the day.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.logs.conftest import event_body
+
+pytestmark = pytest.mark.django_db
+
+LABELS = [
+    ("user", r'FROM "accounts_user"'),
+    ("membership", r'FROM "tenants_membership"'),
+    ("activate tenant", r"set_config\('app\.tenant_id'"),
+    ("partitions", r"auditlog_ensure_partitions"),
+    ("insert events", r"jsonb_to_recordset"),
+    ("stored keys", r"FROM logs_event_key"),
+    ("export cursor", r"DECLARE .* CURSOR"),
+]
+REQUEST = ["user", "membership", "activate tenant"]
+
+
+def label(sql: str) -> str:
+    for name, pattern in LABELS:
+        if re.search(pattern, sql):
+            return name
+    return sql[:80]
+
+
+def round_trips(call) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        call()
+    return [
+        label(q["sql"])
+        for q in queries.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+
+
+@pytest.fixture
+def admin(parties, django_capture_on_commit_callbacks):
+    client = parties.client("a_admin")
+    with django_capture_on_commit_callbacks(execute=True):  # today's partition, known
+        assert client.post("/api/v1/logs", event_body(), format="json").status_code == 201
+    return client
+
+
+def bulk(client, items):
+    body = {"tenant_id": "tenant-a", "events": items}
+    response = client.post("/api/v1/logs/bulk", body, format="json")
+    assert response.status_code == 201, response.json()
+
+
+def test_a_single_event_is_one_insert_statement(admin):
+    def create():
+        assert admin.post("/api/v1/logs", event_body(), format="json").status_code == 201
+
+    assert round_trips(create) == [*REQUEST, "insert events"]
+
+
+@pytest.mark.parametrize("size", [1, 1000])
+def test_a_bulk_request_is_one_insert_statement_whatever_its_size(admin, size):
+    items = [event_body(id=str(uuid.uuid4())) for _ in range(size)]
+    assert round_trips(lambda: bulk(admin, items)) == [*REQUEST, "insert events"]
+
+
+def test_a_retried_bulk_adds_one_read_of_the_stored_keys(admin):
+    items = [event_body(id=str(uuid.uuid4())) for _ in range(1000)]
+    bulk(admin, items)
+    assert round_trips(lambda: bulk(admin, items)) == [*REQUEST, "insert events", "stored keys"]
+
+
+def test_an_export_is_its_access_event_then_one_cursor(admin):
+    bulk(admin, [event_body() for _ in range(50)])
+
+    def export():
+        response = admin.get("/api/v1/logs/export", {"format": "ndjson"})
+        assert response.status_code == 200
+        assert len(b"".join(response.streaming_content).splitlines()) == 51
+
+    # The request records the EXPORT event; the body, in its own transaction,
+    # activates the tenant again and reads through one server-side cursor.
+    assert round_trips(export) == [*REQUEST, "insert events", "activate tenant", "export cursor"]
