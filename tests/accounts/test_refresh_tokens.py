@@ -6,6 +6,7 @@ row lock that serialises concurrent refreshes, are only visible across
 committed transactions and separate connections.
 """
 
+import io
 import threading
 import uuid
 
@@ -116,6 +117,17 @@ def test_password_change_revokes_refresh_and_access_tokens(parties):
     fresh = login("alice", NEW_PASSWORD)
     assert me(fresh["access"]) == 200
     assert refresh(fresh["refresh"]).status_code == 200
+
+
+def test_password_change_with_the_changepassword_command_revokes(parties, monkeypatch):
+    from django.contrib.auth.management.commands import changepassword
+    from django.core.management import call_command
+
+    tokens = login("alice")
+    monkeypatch.setattr(changepassword.getpass, "getpass", lambda *a, **k: NEW_PASSWORD)
+    call_command("changepassword", "alice", stdout=io.StringIO())
+    assert refresh(tokens["refresh"]).status_code == 401
+    assert me(tokens["access"]) == 401
 
 
 def test_password_change_in_the_admin_revokes(parties, client):
