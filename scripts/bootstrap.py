@@ -20,10 +20,13 @@ import redis
 from psycopg import sql
 
 ADMIN_URL = os.environ.get("PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+# The database is this copy's AUDITLOG_INSTANCE (as in scripts/env.sh and
+# settings/local.py), so a second copy gets a database of its own.
+INSTANCE = os.environ.get("AUDITLOG_INSTANCE") or "auditlog"
 OWNER_URL = os.environ.get(
-    "DATABASE_OWNER_URL", "postgres://auditlog_owner@127.0.0.1:5432/auditlog"
+    "DATABASE_OWNER_URL", f"postgres://auditlog_owner@127.0.0.1:5432/{INSTANCE}"
 )
-APP_URL = os.environ.get("DATABASE_URL_APP", "postgres://auditlog_app@127.0.0.1:5432/auditlog")
+APP_URL = os.environ.get("DATABASE_URL_APP", f"postgres://auditlog_app@127.0.0.1:5432/{INSTANCE}")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 

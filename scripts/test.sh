@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 export DJANGO_SETTINGS_MODULE=auditlog_project.settings.test
 export SQS_ENDPOINT_URL="${SQS_ENDPOINT_URL:-http://127.0.0.1:9325}"
+# The serving tests start the real nginx in front of real gunicorn pools.
+ensure_nginx || echo "nginx is missing and could not be installed: the nginx tests will fail" >&2
 
 echo "== ruff"
 .venv/bin/ruff check .
@@ -16,7 +18,7 @@ echo "== mypy (with the Django and DRF stubs)"
 
 echo "== django checks"
 "$PY" manage.py check --fail-level WARNING
-# Production settings must pass the deployment checklist with real-looking secrets.
+# Production settings must pass the deployment checklist with freshly generated secrets.
 DJANGO_SETTINGS_MODULE=auditlog_project.settings.production \
   DJANGO_SECRET_KEY="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(64))')" \
   JWT_SIGNING_KEY="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')" \
@@ -33,7 +35,8 @@ diff -q docs/openapi.yaml "$RUN_DIR/openapi.yaml" >/dev/null || {
 
 echo "== pytest"
 set +e
-"$PY" scripts/sqs_local.py -- .venv/bin/pytest --cov --cov-report=term "$@"
+# A local moto server on SQS_ENDPOINT_URL is a session fixture (tests/conftest.py).
+.venv/bin/pytest --cov --cov-report=term "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

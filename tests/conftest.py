@@ -7,14 +7,17 @@ security is in force in tests exactly as it is at run time.
 
 from __future__ import annotations
 
+import os
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.db import connections
 from psycopg import sql
 
-from tests.processes import base_env
+from scripts import servers
+from tests.processes import base_env, running
 
 pytest_plugins = ["tests.fixtures"]
 
@@ -56,3 +59,18 @@ def _fresh_rate_limits(settings):
     """Each test starts with no rate-limit counters or slots used: counters live in
     Redis across tests, and tests share tenant ids. Production limits apply."""
     settings.RATE_LIMIT_KEY_PREFIX = f"{settings.RATE_LIMIT_KEY_PREFIX}:{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sqs_endpoint():
+    """A moto server on SQS_ENDPOINT_URL for the session, when it is local and silent.
+
+    An endpoint that already answers (another run's, or AWS) is used as it is.
+    """
+    endpoint = urlsplit(settings.SQS_ENDPOINT_URL)
+    host, port = endpoint.hostname or "", endpoint.port or 0
+    if host not in servers.LOCAL_HOSTS or not port or servers.answers(host, port):
+        yield settings.SQS_ENDPOINT_URL
+        return
+    with running(servers.moto(host, port), dict(os.environ), f"moto-{port}", port=port):
+        yield settings.SQS_ENDPOINT_URL

@@ -1,17 +1,24 @@
-"""Start real service processes (ASGI server, Celery worker) for tests."""
+"""Start real service processes (ASGI and WSGI servers, nginx, Celery) for tests.
+
+Command lines come from scripts/servers.py, the one place `make run`, Docker
+and the bench take them from.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connections
+
+from scripts import servers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,6 +27,25 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def free_ports() -> servers.Ports:
+    """A public port whose four neighbours (PORT+1..+4) are free too."""
+    for _ in range(50):
+        ports = servers.Ports(free_port())
+        wanted = [ports.web, ports.stream, ports.export, ports.sqs]
+        if all(_port_free(port) for port in wanted):
+            return ports
+    raise RuntimeError("no run of five free ports found")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def base_env() -> dict[str, str]:
@@ -78,16 +104,45 @@ def running(args: list[str], env: dict[str, str], log_name: str, port: int | Non
 
 
 def asgi_server(env: dict[str, str], port: int):
-    args = [sys.executable, "-m", "uvicorn", "auditlog_project.asgi:application"]
-    args += ["--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
-    return running(args, env, f"asgi-{port}", port=port)
+    """uvicorn as the `stream` process runs (no persistent database connections)."""
+    env = {**env, "DATABASE_CONN_MAX_AGE": "0"}
+    return running(servers.uvicorn(port), env, f"asgi-{port}", port=port)
 
 
 def wsgi_server(env: dict[str, str], port: int, workers: int = 2):
     """gunicorn sync workers, as `make run` and production serve HTTP."""
-    args = [str(Path(sys.executable).with_name("gunicorn")), "auditlog_project.wsgi:application"]
-    args += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning"]
+    args = servers.gunicorn(port, workers) + ["--log-level", "warning"]
     return running(args, env, f"wsgi-{port}", port=port)
+
+
+@contextmanager
+def served(env: dict[str, str], *, web_workers: int = 2, export_workers: int = 2):
+    """The `make run` topology: nginx in front of the web and export pools and the stream.
+
+    Yields the Ports; clients use `ports.public`. nginx's files live in a
+    folder of .run/ that its workers (nobody, when the tests run as root) can
+    traverse, and are removed afterwards.
+    """
+    if shutil.which("nginx") is None:
+        raise RuntimeError("nginx is required: scripts/test.sh installs it with apt")
+    ports = free_ports()
+    run_dir = ROOT / ".run" / f"test-nginx-{ports.public}"
+    (run_dir / "nginx").mkdir(parents=True, exist_ok=True)
+    (run_dir / "nginx" / "nginx.conf").write_text(servers.nginx_conf(run_dir, ports))
+    behind = {**env, **servers.ENV["web"]}
+    try:
+        with ExitStack() as stack:
+            for port, workers in ((ports.web, web_workers), (ports.export, export_workers)):
+                args = servers.gunicorn(port, workers) + ["--log-level", "warning"]
+                stack.enter_context(running(args, behind, f"wsgi-{port}", port=port))
+            stream_env = {**env, **servers.ENV["stream"]}
+            stream = servers.uvicorn(ports.stream)
+            stack.enter_context(running(stream, stream_env, f"asgi-{ports.stream}", ports.stream))
+            nginx = servers.nginx(run_dir)
+            stack.enter_context(running(nginx, env, f"nginx-{ports.public}", port=ports.public))
+            yield ports
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def celery_worker(env: dict[str, str]):

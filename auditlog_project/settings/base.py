@@ -19,15 +19,21 @@ from .env import (
     env_rate,
     env_str,
     http_url,
+    instance_name,
     redis_url,
 )
+from .keys import refuse_published
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-DEV_SECRET_PREFIX = "insecure-dev-"  # noqa: S105 - a marker, not a secret
+# Two copies on one machine differ only here: the local database name (see
+# local.py), the test database, and the cache, Channels and queue prefixes.
+INSTANCE = instance_name()
 
+# Off unless asked for: a debug page shows settings, tracebacks and the URL map.
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+refuse_published("DJANGO_SECRET_KEY", SECRET_KEY)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
 
 INSTALLED_APPS = [
@@ -49,6 +55,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "auditlog_project.middleware.security_headers",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -86,6 +93,7 @@ TEMPLATES = [
 DATABASES = {"default": database_from_url("DATABASE_URL", env_str("DATABASE_URL"))}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["TEST"] = {"NAME": f"test_{INSTANCE}"}
 DATABASE_APP_ROLE = env_str("DATABASE_APP_ROLE", "auditlog_app")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -95,7 +103,7 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "auditlog"),
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", INSTANCE),
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }
 }
@@ -104,7 +112,7 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
             "hosts": [REDIS_URL],
-            "prefix": env_str("CHANNELS_PREFIX", "auditlog"),
+            "prefix": env_str("CHANNELS_PREFIX", INSTANCE),
             "capacity": env_int("CHANNELS_CAPACITY", 1000, minimum=10),
             "expiry": 30,
         },
@@ -114,7 +122,7 @@ CHANNEL_LAYERS = {
 # --- SQS through Celery -------------------------------------------------------
 AWS_REGION = env_str("AWS_REGION", "us-east-1")
 SQS_ENDPOINT_URL = http_url("SQS_ENDPOINT_URL", "")
-SQS_QUEUE_PREFIX = env_str("SQS_QUEUE_PREFIX", "auditlog-")
+SQS_QUEUE_PREFIX = env_str("SQS_QUEUE_PREFIX", f"{INSTANCE}-")
 SQS_DEFAULT_QUEUE = "default"
 SQS_DEAD_LETTER_SUFFIX = "-dlq"
 SQS_MAX_RECEIVE_COUNT = env_int("SQS_MAX_RECEIVE_COUNT", 5, minimum=1)
@@ -183,6 +191,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No call to the public validator (the page works without internet; the CSP forbids it).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
@@ -198,6 +208,9 @@ else:
     JWT_VERIFYING_KEY = env_str("JWT_PUBLIC_KEY").replace("\\n", "\n")
 if JWT_ALGORITHM == "HS256" and len(JWT_SIGNING_KEY) < 32:
     raise ConfigError("JWT_SIGNING_KEY must be at least 32 characters for HS256")
+refuse_published(
+    "JWT_SIGNING_KEY" if JWT_ALGORITHM == "HS256" else "JWT_PRIVATE_KEY", JWT_SIGNING_KEY
+)
 
 SIMPLE_JWT = {
     "ALGORITHM": JWT_ALGORITHM,

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 _MISSING = object()
+DEFAULT_INSTANCE = "auditlog"
 
 
 class ConfigError(ImproperlyConfigured):
@@ -112,4 +113,21 @@ def env_rate(name: str, default: str) -> str:
     value = env_str(name, default)
     if not re.fullmatch(r"\d+/\d*[smhd]", value):
         raise ConfigError(f"{name} must be a rate like 100/m, got {value!r}")
+    return value
+
+
+def instance_name() -> str:
+    """AUDITLOG_INSTANCE: the one name that keeps two copies on a machine apart.
+
+    The local database name and the cache, Channels and queue prefixes derive
+    from it, so it must be usable in all of them.
+    """
+    import re
+
+    value = env_str("AUDITLOG_INSTANCE", DEFAULT_INSTANCE)
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", value):
+        raise ConfigError(
+            f"AUDITLOG_INSTANCE must be lowercase letters, digits and _ (a database name), "
+            f"got {value!r}"
+        )
     return value

@@ -1,12 +1,29 @@
-"""Development settings: local services on 127.0.0.1, development secrets allowed."""
+"""Development settings (`make run`, `manage.py`): local services on 127.0.0.1.
+
+No key is written here: unless the environment gives them, the Django secret
+key and the JWT key come from RUN_DIR/secrets.env, generated once per
+installation (settings/keys.py). DEBUG stays off unless DJANGO_DEBUG=true.
+"""
 
 import os
+from pathlib import Path
 
-os.environ.setdefault("DJANGO_SECRET_KEY", "insecure-dev-secret-key-change-me-0123456789")
-os.environ.setdefault("JWT_SIGNING_KEY", "insecure-dev-jwt-key-change-me-0123456789abcdef")
-os.environ.setdefault("DATABASE_URL", "postgres://auditlog_app@127.0.0.1:5432/auditlog")
-os.environ.setdefault("SQS_ENDPOINT_URL", "http://127.0.0.1:9324")
-os.environ.setdefault("DJANGO_DEBUG", "true")
+from .env import instance_name
+from .keys import installation_secrets
+
+_BASE_DIR = Path(__file__).resolve().parent.parent.parent
+# RUN_DIR as scripts/env.sh sets it: per instance, relative to the checkout.
+RUN_DIR = _BASE_DIR / os.environ.get("RUN_DIR", f".run/{instance_name()}")
+INSTALLATION_SECRETS_FILE = RUN_DIR / "secrets.env"
+if not (os.environ.get("DJANGO_SECRET_KEY") and os.environ.get("JWT_SIGNING_KEY")):
+    for _name, _value in installation_secrets(INSTALLATION_SECRETS_FILE).items():
+        if _name != "AUDITLOG_ADMIN_PASSWORD":
+            os.environ.setdefault(_name, _value)
+os.environ.setdefault("DATABASE_URL", f"postgres://auditlog_app@127.0.0.1:5432/{instance_name()}")
+# The moto server of this copy: PORT+4, as scripts/servers.py starts it.
+os.environ.setdefault(
+    "SQS_ENDPOINT_URL", f"http://127.0.0.1:{int(os.environ.get('PORT', 8000)) + 4}"
+)
 
 from .base import *  # noqa: E402,F403
 

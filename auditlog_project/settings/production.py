@@ -1,15 +1,16 @@
-"""Production settings: refuse development secrets and DEBUG, harden transport."""
+"""Production settings: refuse DEBUG and short keys, harden transport.
+
+Published and trivial keys are refused by base.py, in every environment.
+"""
 
 from .base import *  # noqa: F403
-from .base import DEV_SECRET_PREFIX, JWT_ALGORITHM, JWT_SIGNING_KEY, SECRET_KEY
+from .base import SECRET_KEY
 from .env import ConfigError, env_bool, env_int
 
 if DEBUG:  # noqa: F405
     raise ConfigError("DJANGO_DEBUG must be false in production")
-if SECRET_KEY.startswith(DEV_SECRET_PREFIX) or len(SECRET_KEY) < 50:
+if len(SECRET_KEY) < 50:
     raise ConfigError("DJANGO_SECRET_KEY must be a real secret of 50+ characters in production")
-if JWT_ALGORITHM == "HS256" and JWT_SIGNING_KEY.startswith(DEV_SECRET_PREFIX):
-    raise ConfigError("JWT_SIGNING_KEY must not be a development key in production")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

@@ -34,6 +34,7 @@ DATABASE = os.environ.get("BENCH_DATABASE", "auditlog_bench")
 APP_URL = f"postgres://auditlog_app@127.0.0.1:5432/{DATABASE}"
 OWNER_URL = f"postgres://auditlog_owner@127.0.0.1:5432/{DATABASE}"
 WEB_PORT, ALT_PORT = 8390, 8391
+ROUTED_PORT = 8392  # nginx; its pools on 8393 and 8395 (scripts/servers.py Ports)
 
 
 def parse_args() -> argparse.Namespace:
@@ -124,6 +125,11 @@ def bulk_bodies(factory: EventFactory, total: int, size: int = 1000) -> list[byt
 
 
 def main() -> int:
+    with servers.sqs(os.environ.get("SQS_ENDPOINT_URL", "")):
+        return run()
+
+
+def run() -> int:
     args = parse_args()
     env = servers.env_for(APP_URL)
     results, factory = prepare(args, env)
@@ -161,7 +167,7 @@ def main() -> int:
 
 def issue5_rows(args, token: str, tenants: list[str], web_pid: int, env: dict) -> list[str]:
     """Export, stream and stats, measured against the running WSGI server."""
-    from report import export_row, stats_row, stream_row
+    from report import export_row, slow_exports_row, stats_row, stream_row
 
     rows = []
     big = extras.EXPORT_TENANT if args.export_rows else tenants[0]
@@ -180,6 +186,11 @@ def issue5_rows(args, token: str, tenants: list[str], web_pid: int, env: dict) -
         log("stream delivery latency: 201 -> WebSocket")
         latency = extras.stream_latency(WEB_PORT, ALT_PORT, token, tenants[1], 200)
         rows.append(stream_row(latency))
+    with servers.served(env, ROUTED_PORT, args.workers):
+        log("list latency while 8 slow exports run (nginx, web and export pools)")
+        # bench-003: tens of MiB per export, far more than the socket buffers.
+        slow = extras.list_during_slow_exports(ROUTED_PORT, token, tenants[3], tenants[50], 100)
+        rows.append(slow_exports_row(tenants[50], slow))
     return rows
 
 

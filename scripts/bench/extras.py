@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import socket
 import threading
 import time
 
@@ -101,3 +102,43 @@ def stats(port: int, token: str, tenant: str, requests: int) -> dict:
         elapsed, body = client.timed_get(f"/api/v1/logs/stats?tenant_id={tenant}&bucket={bucket}")
         latencies.append(elapsed)
     return {**load.summarize(latencies), "total": body["total"]}
+
+
+def list_during_slow_exports(
+    port: int, token: str, export_tenant: str, list_tenant: str, requests: int, stalled: int = 8
+) -> dict:
+    """List latency of one tenant through nginx, idle and while STALLED exports hang.
+
+    Each stalled download reads its status line and then nothing more, like a
+    client that stopped reading; they stay open while the list requests run.
+    """
+    path = f"/api/v1/logs?tenant_id={list_tenant}&page_size=50"
+    idle = _list_latencies(port, token, path, requests)
+    sockets = [_stalled_export(port, token, export_tenant) for _ in range(stalled)]
+    try:
+        time.sleep(1)
+        during = _list_latencies(port, token, path, requests)
+    finally:
+        for sock in sockets:
+            sock.close()
+    return {"idle": load.summarize(idle), "during": load.summarize(during), "stalled": stalled}
+
+
+def _list_latencies(port: int, token: str, path: str, requests: int) -> list[float]:
+    client = load.Client(port, token)
+    return [client.timed_get(path)[0] for _ in range(requests)]
+
+
+def _stalled_export(port: int, token: str, tenant: str) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(60)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(
+        f"GET /api/v1/logs/export?tenant_id={tenant}&format=csv HTTP/1.1\r\n"
+        f"Host: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+    )
+    status = sock.recv(64)
+    if not status.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(f"export -> {status!r}")
+    return sock

@@ -88,3 +88,13 @@ def stream_row(s: dict) -> str:
         f"| stream: 201 -> WebSocket delivery ({s['n']} events) | p50 {_f(s['p50_ms'])} / "
         f"p95 {_f(s['p95_ms'])} ms | - | {ok} p95 < 100 ms |"
     )
+
+
+def slow_exports_row(tenant: str, r: dict) -> str:
+    idle, during = r["idle"], r["during"]
+    return (
+        f"| list latency while {r['stalled']} slow exports run (list of {tenant} through nginx, "
+        f"{during['n']} requests; exports stalled after their status line) | "
+        f"p50 {_f(during['p50_ms'])} / p95 {_f(during['p95_ms'])} ms | "
+        f"same list, no export: p50 {_f(idle['p50_ms'])} / p95 {_f(idle['p95_ms'])} ms | - |"
+    )

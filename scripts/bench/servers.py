@@ -1,17 +1,21 @@
-"""The service processes the benchmark drives, started like `make run` starts them."""
+"""The service processes the benchmark drives, started like `make run` starts them.
+
+The command lines and the nginx config come from scripts/servers.py.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
-import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from scripts import servers as topology
+
 ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 
 
 def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -46,17 +50,47 @@ def process(name: str, args: list[str], env: dict, port: int | None = None):
 
 
 def wsgi(env: dict, port: int, workers: int):
-    args = [str(VENV_BIN / "gunicorn"), "auditlog_project.wsgi:application"]
-    args += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync"]
-    args += ["--timeout", "300", "--log-level", "warning"]
+    args = topology.gunicorn(port, workers) + ["--log-level", "warning"]
     return process(f"wsgi-{port}", args, env, port)
 
 
 def asgi(env: dict, port: int, workers: int):
-    args = [sys.executable, "-m", "uvicorn", "auditlog_project.asgi:application"]
-    args += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    args += ["--no-access-log", "--lifespan", "off", "--log-level", "warning"]
+    args = topology.uvicorn(port, workers=workers) + ["--log-level", "warning"]
     return process(f"asgi-{port}", args, {**env, "DATABASE_CONN_MAX_AGE": "0"}, port)
+
+
+@contextmanager
+def sqs(endpoint_url: str):
+    """A moto server on the local ENDPOINT_URL for the run, unless one answers there."""
+    from urllib.parse import urlsplit
+
+    endpoint = urlsplit(endpoint_url)
+    host, port = endpoint.hostname or "", endpoint.port or 0
+    if host not in topology.LOCAL_HOSTS or not port or topology.answers(host, port):
+        yield
+        return
+    with process(f"moto-{port}", topology.moto(host, port), dict(os.environ), port):
+        yield
+
+
+@contextmanager
+def served(env: dict, public: int, workers: int, export_workers: int = 2):
+    """nginx on PUBLIC in front of the web and export pools, as `make run` runs them."""
+    ports = topology.Ports(public)
+    run_dir = ROOT / ".run" / "bench-nginx"
+    (run_dir / "nginx").mkdir(parents=True, exist_ok=True)
+    (run_dir / "nginx" / "nginx.conf").write_text(topology.nginx_conf(run_dir, ports))
+    behind = {**env, **topology.ENV["web"]}
+    try:
+        with ExitStack() as stack:
+            for port, count in ((ports.web, workers), (ports.export, export_workers)):
+                args = topology.gunicorn(port, count) + ["--log-level", "warning"]
+                stack.enter_context(process(f"wsgi-{port}", args, behind, port))
+            nginx = topology.nginx(run_dir)
+            stack.enter_context(process(f"nginx-{public}", nginx, env, public))
+            yield ports
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def rss_kib(pid: int) -> int:

@@ -1,6 +1,7 @@
 """Configuration from the environment: a bad value stops start-up with one clear line."""
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_PRODUCTION = {
     "DJANGO_SETTINGS_MODULE": "auditlog_project.settings.production",
-    "DJANGO_SECRET_KEY": "p" * 64,
-    "JWT_SIGNING_KEY": "j" * 48,
+    "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+    "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
     "DATABASE_URL": "postgres://auditlog_app@127.0.0.1:5432/auditlog",
 }
 
@@ -66,6 +67,7 @@ def test_bad_configuration_stops_with_one_line_naming_the_variable(override, var
     assert variable in lines[0]
 
 
-def test_local_settings_accept_development_defaults():
-    result = start({"DJANGO_SETTINGS_MODULE": "auditlog_project.settings.local"})
+def test_local_settings_start_with_generated_keys(tmp_path):
+    local = "auditlog_project.settings.local"
+    result = start({"DJANGO_SETTINGS_MODULE": local, "RUN_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr

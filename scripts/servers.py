@@ -1,0 +1,282 @@
+"""Every server command line and the load balancer's routing, written once.
+
+    python scripts/servers.py exec NAME [--host H] [--port P]   # become process NAME
+    python scripts/servers.py procs [--single]                  # the Procfile names to start
+    python scripts/servers.py nginx-conf [--docker]             # print the nginx config
+    python scripts/servers.py wait-sqs                          # wait for a local SQS endpoint
+
+The Procfile, docker/Dockerfile, docker/compose.yaml, docker/nginx.conf
+(generated; a test keeps it equal), scripts/run.sh, the bench
+(scripts/bench/servers.py) and the tests (tests/processes.py) all take their
+commands from here, so a flag changed here changes everywhere.
+
+Ports of one `make run` copy, from PORT (default 8000):
+    PORT    nginx, the one address clients use
+    PORT+1  web: gunicorn sync workers, every HTTP request but exports
+    PORT+2  stream: uvicorn, the WebSocket stream
+    PORT+3  export: gunicorn sync workers of their own, for exports only
+    PORT+4  the local moto SQS server (when SQS_ENDPOINT_URL is left to default)
+No gunicorn control socket is opened: nothing uses it, and its default path is
+shared by every copy on the machine.
+
+Only the standard library: Docker runs this with the image's python, and the
+bench and tests import it without Django.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+TEMPLATE = ROOT / "scripts" / "nginx.conf.template"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+# nginx answers oversize request lines (414) and header lines (431) itself with
+# problem+json: its buffers (large_client_header_buffers 4 6k in the template)
+# are smaller than gunicorn's limits below, so gunicorn's plain-text 400 page is
+# never what a client behind nginx sees.
+GUNICORN_LIMITS = [
+    "--limit-request-line", "8190",
+    "--limit-request-field_size", "8190",
+    "--limit-request-fields", "32768",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The ports of one copy of the service, all derived from the public one."""
+
+    public: int
+
+    @property
+    def web(self) -> int:
+        return self.public + 1
+
+    @property
+    def stream(self) -> int:
+        return self.public + 2
+
+    @property
+    def export(self) -> int:
+        return self.public + 3
+
+    @property
+    def sqs(self) -> int:
+        return self.public + 4
+
+
+def gunicorn(port: int, workers: int, *, host: str = "127.0.0.1") -> list[str]:
+    """A pool of WSGI sync workers running the HTTP API."""
+    return [
+        str(BIN / "gunicorn"), "auditlog_project.wsgi:application",
+        "--bind", f"{host}:{port}", "--workers", str(workers), "--worker-class", "sync",
+        "--max-requests", "20000", "--max-requests-jitter", "2000",
+        "--graceful-timeout", "20", "--timeout", "300", "--no-control-socket",
+        *GUNICORN_LIMITS,
+    ]  # fmt: skip
+
+
+def uvicorn(port: int, *, host: str = "127.0.0.1", workers: int = 1) -> list[str]:
+    """The ASGI server: the stream (one process), or everything in the fallback."""
+    return [
+        sys.executable, "-m", "uvicorn", "auditlog_project.asgi:application",
+        "--host", host, "--port", str(port), "--workers", str(workers),
+        "--lifespan", "off", "--no-access-log", "--no-server-header",
+    ]  # fmt: skip
+
+
+def celery(role: str, run_dir: Path) -> list[str]:
+    """The Celery worker or beat."""
+    args = [str(BIN / "celery"), "-A", "auditlog_project", role, "--loglevel", "INFO"]
+    if role == "worker":
+        concurrency = os.environ.get("WORKER_CONCURRENCY", "2")
+        args += ["--concurrency", concurrency, "--queues", "default"]
+        args += ["--without-gossip", "--without-mingle"]
+    else:
+        args += ["--schedule", str(run_dir / "celerybeat-schedule")]
+    return args
+
+
+def moto(host: str, port: int) -> list[str]:
+    """The local SQS stand-in (in memory: queues vanish when it stops)."""
+    return [str(BIN / "moto_server"), "-H", host, "-p", str(port)]
+
+
+def nginx(run_dir: Path) -> list[str]:
+    """nginx in the foreground with the config `nginx_conf` wrote under RUN_DIR/nginx."""
+    conf = run_dir / "nginx" / "nginx.conf"
+    return ["nginx", "-p", str(run_dir / "nginx"), "-c", str(conf), "-g", "daemon off;"]
+
+
+# Environment each process adds to its own: the WSGI pools sit behind one proxy
+# (nginx or the ALB); under ASGI persistent connections leak (ADR 0005).
+ENV = {
+    "web": {"NUM_PROXIES": "1"},
+    "export": {"NUM_PROXIES": "1"},
+    "stream": {"NUM_PROXIES": "1", "DATABASE_CONN_MAX_AGE": "0"},
+    "single": {"DATABASE_CONN_MAX_AGE": "0"},
+}
+
+
+def public_port() -> int:
+    """This copy's public port: AUDITLOG_PORT, which run.sh sets from PORT.
+
+    Not PORT itself under honcho: honcho gives each process a PORT of its own.
+    """
+    return int(os.environ.get("AUDITLOG_PORT") or os.environ.get("PORT") or "8000")
+
+
+def command(name: str, *, host: str | None = None, port: int | None = None) -> list[str]:
+    """The command line of process NAME, from the environment `make run` sets."""
+    ports = Ports(public_port())
+    run_dir = Path(os.environ.get("RUN_DIR", ROOT / ".run"))
+    local = host or "127.0.0.1"
+    if name == "web":
+        return gunicorn(port or ports.web, int(os.environ.get("WEB_CONCURRENCY", "4")), host=local)
+    if name == "export":
+        workers = int(os.environ.get("EXPORT_CONCURRENCY", "2"))
+        return gunicorn(port or ports.export, workers, host=local)
+    if name == "stream":
+        return uvicorn(port or ports.stream, host=local)
+    if name == "single":
+        workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+        return uvicorn(
+            port or ports.public, host=host or os.environ.get("HOST", local), workers=workers
+        )
+    if name in ("worker", "beat"):
+        return celery(name, run_dir)
+    if name == "router":
+        return nginx(run_dir)
+    if name == "sqs":
+        endpoint = urlsplit(os.environ["SQS_ENDPOINT_URL"])
+        return moto(endpoint.hostname or local, endpoint.port or 0)
+    raise SystemExit(f"servers.py: no process named {name!r}")
+
+
+def render_routes(*, listen: str, web: str, export: str, stream: str) -> str:
+    """The routing part of the nginx config (upstreams, map, server block)."""
+    text = TEMPLATE.read_text()
+    for key, value in (("LISTEN", listen), ("WEB", web), ("EXPORT", export), ("STREAM", stream)):
+        text = text.replace(f"@{key}@", value)
+    return text
+
+
+def nginx_conf(run_dir: Path, ports: Ports, host: str = "127.0.0.1") -> str:
+    """A whole nginx config for a local copy: runtime files under RUN_DIR/nginx."""
+    base = run_dir / "nginx"
+    temp = "\n".join(
+        f"    {kind}_temp_path {base}/{kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    routes = render_routes(
+        listen=f"{host}:{ports.public}",
+        web=f"127.0.0.1:{ports.web}",
+        export=f"127.0.0.1:{ports.export}",
+        stream=f"127.0.0.1:{ports.stream}",
+    )
+    indented = "".join(f"    {line}" if line.strip() else line for line in routes.splitlines(True))
+    return (
+        "# Generated by scripts/servers.py from scripts/nginx.conf.template; do not edit.\n"
+        f"worker_processes 1;\npid {base}/nginx.pid;\nerror_log stderr warn;\n"
+        "events { worker_connections 1024; }\n\nhttp {\n    access_log off;\n"
+        f"    default_type application/octet-stream;\n{temp}\n\n{indented}}}\n"
+    )
+
+
+def docker_nginx_conf() -> str:
+    """docker/nginx.conf: the same routes with the compose services as upstreams."""
+    routes = render_routes(listen="80", web="web:8000", export="export:8000", stream="stream:8001")
+    return (
+        "# Generated by `python scripts/servers.py nginx-conf --docker` from\n"
+        "# scripts/nginx.conf.template; do not edit (a test compares them).\n"
+        "# docker/compose.yaml mounts it as /etc/nginx/conf.d/default.conf.\n" + routes
+    )
+
+
+def sqs_is_local() -> bool:
+    endpoint = urlsplit(os.environ.get("SQS_ENDPOINT_URL", ""))
+    return endpoint.hostname in LOCAL_HOSTS and endpoint.port is not None
+
+
+def answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_sqs(timeout: float = 60) -> None:
+    """Wait until a local SQS endpoint answers (the `sqs` process starts beside us)."""
+    if not sqs_is_local():
+        return
+    endpoint = urlsplit(os.environ["SQS_ENDPOINT_URL"])
+    deadline = time.monotonic() + timeout
+    while not answers(endpoint.hostname or "127.0.0.1", endpoint.port or 0):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"sqs: nothing answers at {endpoint.geturl()} after {timeout:.0f}s")
+        time.sleep(0.2)
+
+
+def procs(single: bool) -> list[str]:
+    """The Procfile entries `make run` starts (moto only if nothing answers yet)."""
+    names = ["single"] if single else ["router", "web", "export", "stream"]
+    names += ["worker", "beat"]
+    if sqs_is_local():
+        endpoint = urlsplit(os.environ["SQS_ENDPOINT_URL"])
+        if not answers(endpoint.hostname or "127.0.0.1", endpoint.port or 0):
+            names.append("sqs")
+    return names
+
+
+def exec_process(name: str, host: str | None, port: int | None) -> None:
+    """Replace this process with NAME; worker and beat first create the queues."""
+    args = command(name, host=host, port=port)
+    if name in ("worker", "beat") and sqs_is_local():
+        # The local moto server starts beside us and keeps queues in memory:
+        # create them (idempotent) with their redrive policy before kombu would
+        # create them bare. On AWS the deployment's migrate task does it.
+        wait_for_sqs()
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), "sqs_setup"], check=True)
+    os.environ.update(ENV.get(name, {}))
+    os.execvp(args[0], args)  # noqa: S606 - a fixed argument list, no shell wanted
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="action", required=True)
+    run = sub.add_parser("exec")
+    run.add_argument("name")
+    run.add_argument("--host")
+    run.add_argument("--port", type=int)
+    sub.add_parser("procs").add_argument("--single", action="store_true")
+    sub.add_parser("nginx-conf").add_argument("--docker", action="store_true")
+    sub.add_parser("wait-sqs")
+    args = parser.parse_args(argv)
+    if args.action == "exec":
+        exec_process(args.name, args.host, args.port)
+    elif args.action == "procs":
+        print(" ".join(procs(args.single)))
+    elif args.action == "nginx-conf":
+        if args.docker:
+            print(docker_nginx_conf(), end="")
+        else:
+            run_dir = Path(os.environ.get("RUN_DIR", ROOT / ".run")).resolve()
+            ports = Ports(public_port())
+            print(nginx_conf(run_dir, ports, os.environ.get("HOST", "127.0.0.1")), end="")
+    else:
+        wait_for_sqs()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
