@@ -19,7 +19,6 @@ from pathlib import Path
 
 import jwt
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 
 from accounts.models import User
@@ -122,18 +121,12 @@ def test_a_secrets_file_others_can_read_is_refused(tmp_path):
 
 
 def token(key: str, user: User) -> str:
-    """An access token as SimpleJWT would mint it, signed with KEY."""
-    jwt_settings = settings.SIMPLE_JWT
-    now = 1_700_000_000
-    claims = {
-        "token_type": "access",
-        "exp": 4_000_000_000,
-        "iat": now,
-        "jti": "0" * 32,
-        "user_id": str(user.pk),
-        "aud": jwt_settings["AUDIENCE"],
-        "iss": jwt_settings["ISSUER"],
-    }
+    """An access token with every claim SimpleJWT puts in one, signed with KEY."""
+    from django.conf import settings
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    claims = dict(AccessToken.for_user(user).payload)
+    claims.update(aud=settings.SIMPLE_JWT["AUDIENCE"], iss=settings.SIMPLE_JWT["ISSUER"])
     return jwt.encode(claims, key, algorithm="HS256")
 
 
