@@ -170,3 +170,41 @@ def test_deactivating_a_tenant_in_the_admin_is_the_offboarding(admin_client, par
 def test_the_admin_site_is_for_platform_administrators_only(client, parties):
     client.force_login(parties.a_admin)  # a tenant admin is no platform admin
     assert client.get(TENANT_A).status_code == 302  # to the login page
+
+
+def test_a_new_tenant_with_its_admin_in_one_save(admin_client, parties):
+    data = {
+        "id": "acme",
+        "name": "Acme",
+        "retention_days": "30",
+        "is_active": "on",
+        "memberships-TOTAL_FORMS": "1",
+        "memberships-INITIAL_FORMS": "0",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-user": parties.b_user.pk,
+        "memberships-0-role": "admin",
+    }
+    response = admin_client.post("/admin/tenants/tenant/add/", data)
+    assert response.status_code == 302
+    assert role("bob", "acme") == "admin"
+
+
+def test_adding_a_membership_in_its_own_page(admin_client, parties):
+    response = admin_client.post(
+        "/admin/tenants/membership/add/",
+        {"tenant": "tenant-b", "user": parties.a_admin.pk, "role": "auditor"},
+    )
+    assert response.status_code == 302
+    assert role("alice", "tenant-b") == "auditor"
+
+
+def test_an_inactive_user_cannot_be_made_a_member(admin_client, parties):
+    parties.outsider.is_active = False
+    parties.outsider.save()
+    extra = [{"user": parties.outsider.pk, "role": "user"}]
+    response = admin_client.post(TENANT_A, tenant_form(parties, {}, extra))
+    assert response.status_code == 302
+    assert response["Location"] == TENANT_A
+    assert "Only active users" in messages_of(response)
+    assert role("oscar") is None
