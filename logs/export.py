@@ -31,11 +31,12 @@ from auditlog_project.errors import Invalid
 from tenants.scoping import TenantAccess, activate
 
 from . import services
+from .choices import CONTROL_RE
 from .filtersets import EventFilterSet
 from .models import Event
 from .pagination import ORDERINGS
 from .selectors import event_filter
-from .validation import CONTROL_RE, parse_event
+from .validation import parse_event
 from .wire import EXPORT_COLUMNS, Encoder, ExportRow
 
 logger = logging.getLogger(__name__)

@@ -16,9 +16,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 
-from .choices import Severity
+from .choices import ACTION_RE, CONTROL_RE, Severity
 from .models import Event
-from .validation import ACTION_RE, CONTROL_RE
 
 # A '+' in an unencoded query string arrives as a space: "...T10:00:00 02:00".
 _SPACE_OFFSET_RE = re.compile(r"^(.*T[\d:.]+) (\d{2}:?\d{2})$")

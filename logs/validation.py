@@ -25,15 +25,13 @@ from django.core.exceptions import ImproperlyConfigured
 from auditlog_project.errors import Invalid, Message, TooLarge
 
 from . import fields
-from .choices import Severity
+from .choices import ACTION_RE, CONTROL_RE, Severity
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 JSON_MAX_BYTES = 64 * 1024
 JSON_MAX_DEPTH = 32
 SEVERITIES = frozenset(Severity.values)
-ACTION_RE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
-# NUL, C0 and C1 controls, DEL, and lone surrogates (not encodable as UTF-8).
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# `message` may hold tab, newline and carriage return; other strings no control at all.
 MESSAGE_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 JSON_NUL_RE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # PostgreSQL jsonb refuses \u0000
 
