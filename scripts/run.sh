@@ -35,15 +35,20 @@ case "$HOST" in
   127.0.0.1|localhost|::1) reach="this machine only (HOST=$HOST)" ;;
   *) reach="EVERY machine that can reach $HOST: you asked for that with HOST" ;;
 esac
+tls="  TLS beside it: https://$HOST:$((PORT + 5)) with a self-signed certificate made for
+  this copy (curl --cacert $RUN_DIR/tls/cert.pem ...): encrypted, but trusted by nobody."
+[ -z "$single" ] || tls="  No TLS: nginx is missing (the one-server fallback)."
 cat <<BANNER
 --------------------------------------------------------------------------------
 Audit Log API on http://$HOST:$PORT  (docs /api/docs/, stream ws://$HOST:$PORT/api/v1/logs/stream)
+$tls
   Reachable from: $reach.
   Safe as it is: keys and the admin password are this installation's own
   (kept in $RUN_DIR/secrets.env, mode 0600), DEBUG is off.
-  NOT safe to expose as it is: plain HTTP (passwords and tokens in clear), no
-  HTTPS redirect or secure cookies, an SQS stand-in without authentication.
-  Before exposing it: TLS in front (a TLS-terminating proxy or the ALB),
+  NOT safe to expose as it is: plain HTTP beside TLS (passwords and tokens in
+  clear), a certificate no client trusts, no HTTPS redirect or secure cookies,
+  an SQS stand-in without authentication.
+  Before exposing it: a real certificate (a TLS-terminating proxy or the ALB),
   production settings, DJANGO_ALLOWED_HOSTS (docs/operations.md#exposing-the-service).
 --------------------------------------------------------------------------------
 BANNER

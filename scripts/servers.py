@@ -16,6 +16,7 @@ Ports of one `make run` copy, from PORT (default 8000):
     PORT+2  stream: uvicorn, the WebSocket stream
     PORT+3  export: gunicorn sync workers of their own, for exports only
     PORT+4  the local moto SQS server (when SQS_ENDPOINT_URL is left to default)
+    PORT+5  nginx over TLS, with a self-signed certificate made for this copy
 No gunicorn control socket is opened: nothing uses it, and its default path is
 shared by every copy on the machine.
 
@@ -72,6 +73,10 @@ class Ports:
     @property
     def sqs(self) -> int:
         return self.public + 4
+
+    @property
+    def tls(self) -> int:
+        return self.public + 5
 
 
 def gunicorn(port: int, workers: int, *, host: str = "127.0.0.1") -> list[str]:
@@ -162,9 +167,9 @@ def command(name: str, *, host: str | None = None, port: int | None = None) -> l
     raise SystemExit(f"servers.py: no process named {name!r}")
 
 
-def render_routes(*, listen: str, web: str, export: str, stream: str) -> str:
+def render_routes(*, listen: str, web: str, export: str, stream: str, tls: str) -> str:
     """The routing part of the nginx config (upstreams, map, server block)."""
-    text = TEMPLATE.read_text()
+    text = TEMPLATE.read_text().replace("    # @TLS@\n", tls)
     for key, value in (("LISTEN", listen), ("WEB", web), ("EXPORT", export), ("STREAM", stream)):
         text = text.replace(f"@{key}@", value)
     return text
@@ -177,11 +182,19 @@ def nginx_conf(run_dir: Path, ports: Ports, host: str = "127.0.0.1") -> str:
         f"    {kind}_temp_path {base}/{kind};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
+    cert, key = self_signed_certificate(run_dir / "tls", host)
+    tls = (
+        "    # TLS beside plain HTTP, with this copy's self-signed certificate.\n"
+        f"    listen {host}:{ports.tls} ssl;\n"
+        f"    ssl_certificate {cert};\n    ssl_certificate_key {key};\n"
+        "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+    )
     routes = render_routes(
         listen=f"{host}:{ports.public}",
         web=f"127.0.0.1:{ports.web}",
         export=f"127.0.0.1:{ports.export}",
         stream=f"127.0.0.1:{ports.stream}",
+        tls=tls,
     )
     indented = "".join(f"    {line}" if line.strip() else line for line in routes.splitlines(True))
     return (
@@ -192,9 +205,67 @@ def nginx_conf(run_dir: Path, ports: Ports, host: str = "127.0.0.1") -> str:
     )
 
 
+def self_signed_certificate(folder: Path, host: str) -> tuple[Path, Path]:
+    """FOLDER/cert.pem and key.pem for HOST, localhost and 127.0.0.1; made once.
+
+    Self-signed: clients must be told to trust it (curl --cacert cert.pem).
+    It encrypts local traffic; it is no substitute for a real certificate.
+    """
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    if cert.exists() and key.exists():
+        return cert, key
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    names: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    for address in {host, "127.0.0.1"}:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(address)))
+        except ValueError:
+            names.append(x509.DNSName(address))
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "auditlog make run")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(private, hashes.SHA256())
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(
+            private.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return cert, key
+
+
 def docker_nginx_conf() -> str:
     """docker/nginx.conf: the same routes with the compose services as upstreams."""
-    routes = render_routes(listen="80", web="web:8000", export="export:8000", stream="stream:8001")
+    routes = render_routes(
+        listen="80",
+        web="web:8000",
+        export="export:8000",
+        stream="stream:8001",
+        tls="    # TLS is terminated in front of this nginx (the ALB, or your own proxy).\n",
+    )
     return (
         "# Generated by `python scripts/servers.py nginx-conf --docker` from\n"
         "# scripts/nginx.conf.template; do not edit (a test compares them).\n"

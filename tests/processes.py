@@ -30,13 +30,13 @@ def free_port() -> int:
 
 
 def free_ports() -> servers.Ports:
-    """A public port whose four neighbours (PORT+1..+4) are free too."""
+    """A public port whose neighbours (PORT+1..+5) are free too."""
     for _ in range(50):
         ports = servers.Ports(free_port())
-        wanted = [ports.web, ports.stream, ports.export, ports.sqs]
+        wanted = [ports.web, ports.stream, ports.export, ports.sqs, ports.tls]
         if all(_port_free(port) for port in wanted):
             return ports
-    raise RuntimeError("no run of five free ports found")
+    raise RuntimeError("no run of six free ports found")
 
 
 def _port_free(port: int) -> bool:

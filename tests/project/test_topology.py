@@ -102,6 +102,16 @@ def test_no_server_version_in_headers(topology, parties):
     assert headers.get("server") == "gunicorn"  # behind nginx only; no version either
 
 
+def test_tls_is_served_beside_plain_http(topology):
+    import ssl
+
+    cert = ROOT / ".run" / f"test-nginx-{topology.public}" / "tls" / "cert.pem"
+    context = ssl.create_default_context(cafile=str(cert))  # verifies name and chain
+    conn = http.client.HTTPSConnection("127.0.0.1", topology.tls, timeout=10, context=context)
+    conn.request("GET", "/healthz")
+    assert conn.getresponse().status == 200
+
+
 def test_token_answers_through_nginx_are_not_stored(topology, parties):
     from tests.fixtures import PASSWORD
 
