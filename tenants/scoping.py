@@ -148,7 +148,7 @@ class TenantScopedAPIView(generics.GenericAPIView):
       the parameter or header when both are given (else 400);
     - `"bulk"`: the body's `tenant_id` and each item's (`events[i].tenant_id`)
       name the tenant; a request may name only one. One naming several is 403
-      if the caller may not create events in any of them, 400 otherwise.
+      if the caller may not create events in one of them, 400 otherwise.
 
     A `tenant_id` in a body that is not a non-empty string is 400.
 
@@ -238,8 +238,10 @@ class TenantScopedAPIView(generics.GenericAPIView):
 
 
 def _release_on_close(response: Any, slot: ratelimits.Slot) -> None:
-    """Free `slot` when the server closes `response` (WSGI and ASGI servers always do,
-    after the last byte or when the client went away)."""
+    """Free `slot` when the server closes `response`: after the last byte, after a
+    failure mid-stream, or when the client went away (WSGI servers always close;
+    Django's ASGI handler too, unless the client left before the view returned).
+    A place never given back expires after CONCURRENCY_SLOT_TTL."""
     close = response.close
 
     def close_and_release() -> None:

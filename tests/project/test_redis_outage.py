@@ -129,3 +129,28 @@ def test_the_cache_is_not_on_the_request_path(private_redis, parties):
     assert ready.status_code == 503
     assert ready.json()["checks"]["redis"]["status"] == "down"
     assert parties.client("a_admin").get(LIST).status_code == 200
+
+
+def test_a_redis_that_hangs_costs_a_timeout_not_a_hung_request(private_redis):
+    """A stopped (SIGSTOP) Redis accepts connections and never answers: the
+    limiter's client times out and counts in the process instead of waiting."""
+    import os
+    import signal
+    import threading
+
+    results: list = []
+    os.kill(private_redis.proc.pid, signal.SIGSTOP)
+    try:
+        worker = threading.Thread(
+            target=lambda: results.append(
+                ratelimits.refusal([ratelimits.Limit("hang-probe", window(1))])
+            ),
+            daemon=True,
+        )
+        worker.start()
+        worker.join(timeout=10)  # the deadline: far above the client's 0.5 s timeouts
+        assert not worker.is_alive(), "the limiter waited on a hung Redis"
+        assert results == [None]  # let through, counted in this process
+        assert ratelimits.refusal([ratelimits.Limit("hang-probe", window(1))]) is not None
+    finally:
+        os.kill(private_redis.proc.pid, signal.SIGCONT)
