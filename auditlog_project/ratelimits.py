@@ -54,6 +54,7 @@ _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 Counter = tuple[str, int, int, bool]
 
 
+@functools.lru_cache(maxsize=256)
 def parse_rate(rate: str) -> tuple[int, int]:
     """`100/m` -> (100, 60); `300/10s` -> (300, 10)."""
     count, per = rate.split("/")
@@ -225,18 +226,15 @@ def refusal(limits: Sequence[Limit]) -> int | None:
     wait is what is left of the longest window that refused.
     """
     now = int(time.time())
-    periods = [parse_rate(limit.rate)[1] for limit in limits]
+    prefix = settings.RATE_LIMIT_KEY_PREFIX
+    rates = [parse_rate(limit.rate) for limit in limits]
     counters = [
-        (
-            f"{settings.RATE_LIMIT_KEY_PREFIX}:{limit.key}:{now // period}",
-            parse_rate(limit.rate)[0],
-            period + 1,  # the counter outlives its window by a second
-            limit.counted,
-        )
-        for limit, period in zip(limits, periods, strict=True)
+        # The counter outlives its window by a second.
+        (f"{prefix}:{limit.key}:{now // period}", count, period + 1, limit.counted)
+        for limit, (count, period) in zip(limits, rates, strict=True)
     ]
     refused, _store = _run(lambda store: store.take(counters))
-    waits = [period - now % period for period, no in zip(periods, refused, strict=True) if no]
+    waits = [period - now % period for (_, period), no in zip(rates, refused, strict=True) if no]
     return max(waits) if waits else None
 
 
