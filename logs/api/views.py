@@ -154,6 +154,8 @@ class EventDetailView(TenantScopedAPIView):
     @extend_schema(
         operation_id="logs_retrieve",
         summary="Get one event",
+        description="The event with this id in the tenant; the `user` role sees only its "
+        "own events. Another tenant's event answers 404, like a missing one.",
         parameters=TENANT_PARAMETERS
         + [OpenApiParameter("event_id", OpenApiTypes.UUID, location=OpenApiParameter.PATH)],
         responses={200: EventSerializer, **problem_responses(401, 403, 404)},
