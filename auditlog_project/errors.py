@@ -52,3 +52,13 @@ class Conflict(DomainError):
 
 class TooLarge(DomainError):
     """More than a limit allows (413)."""
+
+
+class Unavailable(DomainError):
+    """Cannot be done now, may be later (503); `retry_after` in seconds, `code`
+    names the problem type."""
+
+    def __init__(self, message: str, *, code: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after = retry_after

@@ -16,6 +16,7 @@ DESCRIPTIONS = {
     413: "The body or the batch is too large.",
     415: "The body is not application/json.",
     429: "Rate limited (docs/operations.md#rate-limits); retry after `Retry-After` seconds.",
+    503: "Not possible right now (e.g. `storage-not-ready`); retry after `Retry-After` seconds.",
 }
 
 

@@ -119,6 +119,8 @@ def _domain_problem(exc: errors.DomainError) -> tuple[int, dict]:
         return 409, problem(409, exc.message, code="conflict")
     if isinstance(exc, errors.TooLarge):
         return 413, problem(413, exc.message, code="too_large")
+    if isinstance(exc, errors.Unavailable):
+        return 503, problem(503, exc.message, code=exc.code)
     raise TypeError(f"no problem mapping for {type(exc).__name__}")
 
 
@@ -147,7 +149,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     set_rollback()
     if isinstance(exc, errors.DomainError):
         code, body = _domain_problem(exc)
-        return Response(body, status=code, content_type=PROBLEM_CONTENT_TYPE)
+        headers = {}
+        if isinstance(exc, errors.Unavailable):
+            headers["Retry-After"] = str(exc.retry_after)
+        return Response(body, status=code, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
     api_exc = _as_api_exception(exc)
     if api_exc is None:
         logger.exception("unhandled error in %s", context.get("view").__class__.__name__)

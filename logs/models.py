@@ -17,11 +17,12 @@ class Event(models.Model):
     """One audit event: append-only, tenant-owned, protected by row-level security.
 
     Storage guarantees (enforced in PostgreSQL, not only here):
-    - `logs_event` is range-partitioned by `timestamp`, one partition per UTC day,
-      plus a DEFAULT partition as a safety net; partitions are created ahead by a
-      beat task and on demand by `services.partitions_ensure` before an insert,
-      so an insert never fails for a missing partition. With TimescaleDB present
-      at migration time it is a hypertable with daily chunks instead.
+    - `logs_event` is range-partitioned by `timestamp`: one partition per UTC day
+      from a floor day on, and one history partition below it; no DEFAULT. Every
+      day an event may be dated has its partition before any request needs it
+      (logs/partitions.py, ADR 0008): a request never creates one. With
+      TimescaleDB present at migration time it is a hypertable with daily
+      chunks instead.
     - The primary key is (tenant_id, id, timestamp): a unique constraint on a
       partitioned table must contain the partition key. Uniqueness of (tenant_id,
       id) alone, which idempotent writes need, is kept by `EventKey`.

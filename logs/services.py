@@ -1,22 +1,21 @@
-"""Writes of the logs app: storing events and keeping partitions ahead of them."""
+"""Writes of the logs app: storing and deleting events (partitions: logs/partitions.py)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from auditlog_project.errors import Conflict, Forbidden, Message
 from tenants.scoping import TenantAccess
 
-from . import fields
+from . import fields, partitions
 from .after_commit import events_committed
 from .fields import EVENT_FIELDS
 from .selectors import event_by_key
@@ -67,9 +66,6 @@ STORED_KEYS_SQL = """
     SELECT id, "timestamp", content_hash FROM logs_event_key
     WHERE tenant_id = %s AND id = ANY(%s::uuid[])
 """
-
-# UTC days this process has seen a partition for (filled after COMMIT only).
-_known_days: set[date] = set()
 
 
 @dataclass(frozen=True)
@@ -135,7 +131,6 @@ def _check_actors(access: TenantAccess, events: Sequence[NewEvent], *, bulk: boo
 
 def _store(access: TenantAccess, events: list[NewEvent]) -> tuple[list[dict], list[tuple]]:
     tenant_id = access.tenant_id
-    partitions_ensure({e.timestamp.date() for e in events})
     received_at = timezone.now()
     inserted = _insert(tenant_id, events, received_at)
     existing = _check_duplicates(tenant_id, [e for e in events if e.id not in inserted])
@@ -161,7 +156,7 @@ def _insert(tenant_id: str, events: list[NewEvent], received_at: datetime) -> di
         "received_at": received_at,
         "batch": json.dumps(batch, ensure_ascii=False, allow_nan=False),
     }
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, partitions.missing_partition_is_unavailable():
         cursor.execute(INSERT_SQL, params)
         return dict(cursor.fetchall())
 
@@ -191,41 +186,6 @@ def _row(tenant_id: str, e: NewEvent, received_at: datetime, ip: str | None) -> 
     stored = {"tenant_id": tenant_id, "received_at": received_at, "ip_address": ip}
     values = e.values
     return {name: stored[name] if name in stored else values[name] for name in EVENT_FIELDS}
-
-
-def partitions_ensure(days: Iterable[date]) -> None:
-    """Make sure each UTC day has its partition before rows for it are inserted.
-
-    Days older than EVENTS_PARTITION_BACKFILL_DAYS are left to the DEFAULT
-    partition, so a hostile or broken client cannot create thousands of tables.
-    The DDL joins the caller's transaction; the process remembers a day only
-    after COMMIT, so a rolled-back creation is retried next time.
-    """
-    oldest = datetime.now(UTC).date() - timedelta(days=settings.EVENTS_PARTITION_BACKFILL_DAYS)
-    missing = sorted(day for day in days if day not in _known_days and day >= oldest)
-    if not missing:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT auditlog_ensure_partitions(d, d) FROM unnest(%s::date[]) AS d", [missing]
-        )
-    transaction.on_commit(lambda: _known_days.update(missing))
-
-
-@transaction.atomic
-def partitions_create_ahead(*, days: int) -> int:
-    """Create the partitions of yesterday through `days` ahead; the number created.
-
-    Idempotent (safe to run twice, as SQS may deliver twice); rows already in the
-    DEFAULT partition for those days are moved into the new partitions.
-    """
-    today = datetime.now(UTC).date()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT auditlog_ensure_partitions(%s, %s)",
-            [today - timedelta(days=1), today + timedelta(days=days)],
-        )
-        return cursor.fetchone()[0]
 
 
 @transaction.atomic(savepoint=False)

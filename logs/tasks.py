@@ -3,14 +3,20 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import services
+from . import partitions
 from .stats import rollup_refresh
 
 
 @shared_task(name="logs.partitions_create_ahead")
 def partitions_create_ahead() -> int:
-    """Scheduled by beat: keep daily partitions ready ahead of time (idempotent)."""
-    return services.partitions_create_ahead(days=settings.EVENTS_PARTITIONS_AHEAD)
+    """Scheduled by beat: daily partitions for every accepted day (idempotent).
+
+    Takes no arguments: the window comes from the settings and the catalog, so
+    a duplicate delivery creates nothing and a missed run is caught up by the next.
+    """
+    return partitions.partitions_create_ahead(
+        ahead=settings.EVENTS_PARTITIONS_AHEAD, max_age_days=settings.EVENTS_MAX_AGE_DAYS
+    )
 
 
 @shared_task(name="logs.stats_rollup_refresh")

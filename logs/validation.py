@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, cast
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from auditlog_project.errors import Invalid, Message, TooLarge
@@ -88,7 +89,17 @@ def check_uuid(value: Any) -> uuid.UUID:
         raise BadValue("Must be a valid UUID.", "invalid") from None
 
 
-def check_timestamp(value: Any, now: datetime) -> datetime:
+def oldest_accepted(now: datetime, retention_days: int | None = None) -> datetime:
+    """The oldest timestamp an event may carry: EVENTS_MAX_AGE_DAYS before `now`, or
+    the tenant's retention when shorter (an older event would already be due for
+    deletion). Every such day has a partition ready (logs/partitions.py)."""
+    days = settings.EVENTS_MAX_AGE_DAYS
+    if retention_days is not None:
+        days = min(days, retention_days)
+    return now - timedelta(days=days)
+
+
+def check_timestamp(value: Any, now: datetime, oldest: datetime | None = None) -> datetime:
     if not isinstance(value, str) or len(value) > 64:
         raise BadValue("Must be an ISO 8601 date-time string with an offset.", "invalid_type")
     try:
@@ -100,6 +111,13 @@ def check_timestamp(value: Any, now: datetime) -> datetime:
         raise BadValue("Must be an ISO 8601 date-time with an offset.", "invalid") from None
     if parsed > now + FUTURE_TOLERANCE:
         raise BadValue("Must not be more than 5 minutes in the future.", "future")
+    low = oldest_accepted(now) if oldest is None else oldest
+    if parsed < low:
+        raise BadValue(
+            f"Must not be more than {(now - low).days} days in the past "
+            f"(not before {low:%Y-%m-%dT%H:%M:%SZ}).",
+            "too_old",
+        )
     return parsed
 
 
@@ -207,7 +225,9 @@ RULES: dict[str, Rule] = {
     "id": Rule(_no_check, doc="Client-chosen id: makes the write idempotent per tenant."),
     "timestamp": Rule(
         _no_check,
-        doc="With an offset; at most 5 minutes in the future. Default: time received.",
+        doc="With an offset; at most 5 minutes in the future, and at most the tenant's "
+        "`retention_days` and EVENTS_MAX_AGE_DAYS (default 400) days in the past: "
+        "otherwise 400 with code `future` or `too_old`. Default: time received.",
     ),
     "action": Rule(
         check_action,
@@ -291,8 +311,13 @@ def _content_hash(hashed: list) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def event_errors_or_value(raw: Any, *, tenant_id: str, now: datetime):
-    """(NewEvent, {}) for a valid event, (None, {field: [Message]}) otherwise."""
+def event_errors_or_value(
+    raw: Any, *, tenant_id: str, now: datetime, oldest: datetime | None = None
+):
+    """(NewEvent, {}) for a valid event, (None, {field: [Message]}) otherwise.
+
+    The timestamp must lie in [oldest, now + 5 minutes]; `oldest` defaults to
+    oldest_accepted(now), the bound without the tenant's retention."""
     if not isinstance(raw, dict):
         return None, {"non_field_errors": [Message("Must be a JSON object.", "invalid_type")]}
     errors: dict[str, list[Message]] = {}
@@ -300,7 +325,11 @@ def event_errors_or_value(raw: Any, *, tenant_id: str, now: datetime):
     given_id = raw.get("id")
     event_id = None if given_id is None else _field(errors, "id", check_uuid, given_id)
     given_ts = raw.get("timestamp")
-    ts = now if given_ts is None else _field(errors, "timestamp", check_timestamp, given_ts, now)
+    ts = (
+        now
+        if given_ts is None
+        else _field(errors, "timestamp", check_timestamp, given_ts, now, oldest)
+    )
     values: dict[str, Any] = {"id": event_id or uuid.uuid4(), "timestamp": ts}
     hashed = _checked(raw, errors, values)
     if errors:
@@ -321,15 +350,19 @@ def _field(errors: dict, name: str, check, *args) -> Any:
         return None
 
 
-def parse_event(raw: Any, *, tenant_id: str, now: datetime) -> NewEvent:
+def parse_event(
+    raw: Any, *, tenant_id: str, now: datetime, oldest: datetime | None = None
+) -> NewEvent:
     """One validated event, or Invalid naming every bad field."""
-    event, errors = event_errors_or_value(raw, tenant_id=tenant_id, now=now)
+    event, errors = event_errors_or_value(raw, tenant_id=tenant_id, now=now, oldest=oldest)
     if errors:
         raise Invalid(errors)
     return event
 
 
-def parse_bulk(raw: Any, *, tenant_id: str, now: datetime, max_events: int) -> list[NewEvent]:
+def parse_bulk(
+    raw: Any, *, tenant_id: str, now: datetime, max_events: int, oldest: datetime | None = None
+) -> list[NewEvent]:
     """The events of a bulk body, all valid, or Invalid listing every bad item.
 
     More than `max_events` items is 413 before any item is looked at. One id used
@@ -347,7 +380,7 @@ def parse_bulk(raw: Any, *, tenant_id: str, now: datetime, max_events: int) -> l
         raise Invalid(errors)
     if len(items) > max_events:
         raise TooLarge(f"A bulk request takes at most {max_events} events.")
-    events, item_errors = _parse_items(items, tenant_id=tenant_id, now=now)
+    events, item_errors = _parse_items(items, tenant_id=tenant_id, now=now, oldest=oldest)
     if item_errors:
         errors["events"] = item_errors
     if errors:
@@ -355,12 +388,14 @@ def parse_bulk(raw: Any, *, tenant_id: str, now: datetime, max_events: int) -> l
     return events
 
 
-def _parse_items(items: list, *, tenant_id: str, now: datetime) -> tuple[list[NewEvent], list]:
+def _parse_items(
+    items: list, *, tenant_id: str, now: datetime, oldest: datetime | None
+) -> tuple[list[NewEvent], list]:
     events: list[NewEvent] = []
     item_errors: list[dict] = []
     first_seen: dict[uuid.UUID, NewEvent] = {}
     for raw in items:
-        event, errors = event_errors_or_value(raw, tenant_id=tenant_id, now=now)
+        event, errors = event_errors_or_value(raw, tenant_id=tenant_id, now=now, oldest=oldest)
         if event is not None and event.id_given:
             earlier = first_seen.setdefault(event.id, event)
             if earlier is not event and not same_content(earlier, event):

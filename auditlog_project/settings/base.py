@@ -238,11 +238,23 @@ SIMPLE_JWT = {
 # --- Limits -------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 16 * 1024 * 1024, minimum=1024)
 BULK_MAX_EVENTS = env_int("BULK_MAX_EVENTS", 1000, minimum=1)
-# Daily event partitions: created this many days ahead by the beat task, and on
-# demand at insert for days up to EVENTS_PARTITION_BACKFILL_DAYS back (older
-# events land in the DEFAULT partition rather than creating a table each).
+# Event timestamps accepted (docs/adr/0008-partitions-ahead-never-in-a-request.md):
+# at most EVENTS_MAX_AGE_DAYS in the past and never older than the tenant's
+# retention (tenants keep at most 36500 days, so no longer bound means anything).
+EVENTS_MAX_AGE_DAYS = env_int("EVENTS_MAX_AGE_DAYS", 400, minimum=1)
+if EVENTS_MAX_AGE_DAYS > 36500:
+    raise ConfigError(f"EVENTS_MAX_AGE_DAYS must be at most 36500, got {EVENTS_MAX_AGE_DAYS}")
+# Daily event partitions, never created by a request: the migration and every
+# `migrate` create them through EVENTS_PARTITIONS_AHEAD days ahead, and so does
+# the hourly beat task, one day per short transaction on its own connection,
+# waiting at most EVENTS_PARTITION_LOCK_TIMEOUT_MS for a lock (then retried).
+# EVENTS_PARTITIONS_BEHIND is read once, by migration 0003: days from that many
+# days back get daily partitions, older ones share the history partition.
 EVENTS_PARTITIONS_AHEAD = env_int("EVENTS_PARTITIONS_AHEAD", 7, minimum=1)
-EVENTS_PARTITION_BACKFILL_DAYS = env_int("EVENTS_PARTITION_BACKFILL_DAYS", 400, minimum=1)
+EVENTS_PARTITIONS_BEHIND = env_int("EVENTS_PARTITIONS_BEHIND", 1, minimum=0)
+EVENTS_PARTITION_LOCK_TIMEOUT_MS = env_int("EVENTS_PARTITION_LOCK_TIMEOUT_MS", 100, minimum=1)
+if EVENTS_PARTITIONS_BEHIND > EVENTS_MAX_AGE_DAYS:
+    raise ConfigError("EVENTS_PARTITIONS_BEHIND must not exceed EVENTS_MAX_AGE_DAYS")
 
 # --- Static files, i18n -------------------------------------------------------
 STATIC_URL = "static/"

@@ -21,7 +21,7 @@ from .. import selectors, services
 from ..filtersets import EventFilterSet, OffsetDateTimeFilter, UpperCaseInFilter
 from ..models import Event
 from ..pagination import Cursor
-from ..validation import parse_bulk, parse_event
+from ..validation import oldest_accepted, parse_bulk, parse_event
 from ..wire import event_json
 from .serializers import (
     BulkCreateSerializer,
@@ -103,13 +103,19 @@ class EventListCreateView(TenantScopedAPIView):
         responses={
             201: EventSerializer,
             200: EventSerializer,
-            **problem_responses(400, 401, 403, 409, 413, 415),
+            **problem_responses(400, 401, 403, 409, 413, 415, 503),
         },
         description="201 with the stored event. The same `id` again with the same content "
         "answers 200 with the stored event; with other content, 409.",
     )
     def post(self, request: Request) -> Response:
-        data = parse_event(request.data, tenant_id=self.access.tenant_id, now=timezone.now())
+        now = timezone.now()
+        data = parse_event(
+            request.data,
+            tenant_id=self.access.tenant_id,
+            now=now,
+            oldest=oldest_accepted(now, self.access.tenant.retention_days),
+        )
         row, created = services.event_create(access=self.access, data=data)
         return Response(
             event_json(row), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -125,16 +131,21 @@ class EventBulkCreateView(TenantScopedAPIView):
         operation_id="logs_bulk_create",
         summary="Store a batch of events, all or nothing",
         request=BulkCreateSerializer,
-        responses={201: BulkResultSerializer, **problem_responses(400, 401, 403, 409, 413, 415)},
+        responses={
+            201: BulkResultSerializer,
+            **problem_responses(400, 401, 403, 409, 413, 415, 503),
+        },
         description="One invalid item refuses the whole batch (400 listing every bad "
         "item as `events[i].field`). More than BULK_MAX_EVENTS items: 413.",
     )
     def post(self, request: Request) -> Response:
+        now = timezone.now()
         events = parse_bulk(
             request.data,
             tenant_id=self.access.tenant_id,
-            now=timezone.now(),
+            now=now,
             max_events=settings.BULK_MAX_EVENTS,
+            oldest=oldest_accepted(now, self.access.tenant.retention_days),
         )
         result = services.event_bulk_create(access=self.access, events=events)
         return Response(

@@ -68,8 +68,7 @@ def prepare(args, env) -> tuple[dict, EventFactory]:
         return result, factory
     log(f"creating {DATABASE} and migrating as the owner role")
     seed.recreate(DATABASE, "auditlog_owner")
-    seed.migrate(OWNER_URL, env)
-    seed.ensure_partitions(DATABASE, days=31)
+    seed.migrate(OWNER_URL, env, days_behind=31)
     seed.create_tenants(DATABASE, [*factory.tenants, extras.EXPORT_TENANT])
     log(f"generating {args.events:,} events")
     path = seed.write_copy_file(factory, args.events)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -43,11 +43,13 @@ def event_count(database: str) -> int:
         return -1
 
 
-def migrate(owner_url: str, env: dict) -> None:
+def migrate(owner_url: str, env: dict, *, days_behind: int) -> None:
+    """Migrate as the owner, with daily partitions from `days_behind` days back
+    (the data's span), as on an installation that old; older days share history."""
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
         cwd=ROOT,
-        env={**env, "DATABASE_URL": owner_url},
+        env={**env, "DATABASE_URL": owner_url, "EVENTS_PARTITIONS_BEHIND": str(days_behind)},
         check=True,
     )
 
@@ -64,15 +66,6 @@ def stats_rollup(app_url: str, env: dict) -> float:
         stdout=subprocess.DEVNULL,
     )
     return time.perf_counter() - started
-
-
-def ensure_partitions(database: str, days: int) -> None:
-    today = datetime.now(UTC).date()
-    with psycopg.connect(admin_url(database), autocommit=True) as conn:
-        conn.execute(
-            "SELECT auditlog_ensure_partitions(%s, %s)",
-            [today - timedelta(days=days + 1), today + timedelta(days=2)],
-        )
 
 
 def create_tenants(database: str, tenants: list[str]) -> None:

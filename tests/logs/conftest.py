@@ -5,18 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from logs import services
-
-
-@pytest.fixture(autouse=True)
-def _forget_known_partitions():
-    # Each test's transaction is rolled back, partitions created in it included.
-    services._known_days.clear()
-    yield
-    services._known_days.clear()
-
 
 def event_body(**overrides) -> dict:
     body = {

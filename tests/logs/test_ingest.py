@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -18,13 +19,15 @@ def post(client, body, **extra):
 
 
 def test_create_returns_the_stored_event_normalised(parties):
+    # A day back (within every tenant's window), sent at +02:00, returned in UTC.
+    sent = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)
     response = post(
         parties.client("a_user"),
         event_body(
             action="user_login",
             severity="warning",
             ip_address="::FFFF:10.0.0.1",
-            timestamp="2026-01-02T03:04:05+02:00",
+            timestamp=sent.astimezone(timezone(timedelta(hours=2))).isoformat(),
             metadata={"b": 1, "a": [True, None]},
             message="line one\n\tline two",
         ),
@@ -34,7 +37,7 @@ def test_create_returns_the_stored_event_normalised(parties):
     assert body["action"] == "USER_LOGIN"
     assert body["severity"] == "WARNING"
     assert body["ip_address"] == "::ffff:10.0.0.1"
-    assert body["timestamp"] == "2026-01-02T01:04:05Z"
+    assert body["timestamp"] == f"{sent:%Y-%m-%dT%H:%M:%S}Z"
     assert body["metadata"] == {"a": [True, None], "b": 1}
     assert body["received_at"].endswith("Z")
     uuid.UUID(body["id"])

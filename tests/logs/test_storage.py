@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from logs import services, tasks
+from logs.partitions import PartitionMissing
 from logs.validation import parse_event
 from tenants.scoping import activate
 from tests.logs.conftest import event_body, seed
@@ -62,7 +63,7 @@ def test_raw_select_with_no_tenant_set_sees_nothing(both_tenants):
     query("SELECT set_config('app.tenant_id', '', true)")
     assert query("SELECT count(*) FROM logs_event") == [(0,)]
     assert query("SELECT count(*) FROM logs_event_key") == [(0,)]
-    assert query("SELECT count(*) FROM logs_event_default") == [(0,)]
+    assert query("SELECT count(*) FROM logs_event_history") == [(0,)]
 
 
 def test_inserting_a_row_for_another_tenant_is_refused_by_the_policy(parties):
@@ -77,48 +78,44 @@ def test_inserting_a_row_for_another_tenant_is_refused_by_the_policy(parties):
         query("INSERT INTO logs_event_key VALUES ('tenant-b', %s, now(), '\\x00')", [uuid.uuid4()])
 
 
-def test_an_event_a_year_old_gets_its_partition_on_demand(parties):
+def test_an_event_a_year_old_is_stored_in_history_without_a_new_partition(parties):
+    parties.tenant_a.retention_days = 3650
+    parties.tenant_a.save()
     year_ago = datetime.now(UTC) - timedelta(days=365)
-    assert not partition_exists(year_ago)
     event_id = seed(parties, "tenant-a", [event_body(tenant_id=..., timestamp=iso(365))])[0]
-    assert partition_exists(year_ago)
-    assert partition_of(event_id) == f"logs_event_p{year_ago:%Y%m%d}"
+    activate("tenant-a")
+    assert partition_of(event_id) == "logs_event_history"
+    assert not partition_exists(year_ago)
 
 
-def test_tomorrow_and_a_later_day_get_partitions_before_the_insert(parties):
+def test_an_accepted_event_whose_day_has_no_partition_is_refused_and_not_stored(parties):
+    # Only if beat and `migrate` stayed away for EVENTS_PARTITIONS_AHEAD days:
+    # "now" moved 40 days ahead stands in for that.
     access = type("Access", (), {"tenant_id": "tenant-a", "sees_only_own_events": False})()
     activate("tenant-a")
-    tomorrow = datetime.now(UTC) + timedelta(days=1)
     later = datetime.now(UTC) + timedelta(days=40)
-    for when in (tomorrow, later):
-        data = parse_event(event_body(), tenant_id="tenant-a", now=when)  # "now" moved ahead
-        row, created = services.event_create(access=access, data=data)
-        assert created
-        assert partition_of(str(row["id"])) == f"logs_event_p{when:%Y%m%d}"
+    data = parse_event(event_body(), tenant_id="tenant-a", now=later)
+    with pytest.raises(PartitionMissing) as refused, transaction.atomic():
+        services.event_create(access=access, data=data)
+    assert (refused.value.code, refused.value.retry_after) == ("storage-not-ready", 60)
+    assert query("SELECT count(*) FROM logs_event WHERE id = %s", [data.id]) == [(0,)]
 
 
-def test_events_older_than_the_backfill_window_land_in_the_default_partition(parties):
-    event_id = seed(parties, "tenant-a", [event_body(tenant_id=..., timestamp=iso(3000))])[0]
-    assert partition_of(event_id) == "logs_event_default"
-    assert not partition_exists(datetime.now(UTC) - timedelta(days=3000))
-
-
-def test_creating_a_partition_moves_rows_out_of_the_default_partition(parties, settings):
-    settings.EVENTS_PARTITION_BACKFILL_DAYS = 5
-    a = seed(parties, "tenant-a", [event_body(tenant_id=..., timestamp=iso(30))])[0]
-    b = seed(parties, "tenant-b", [event_body(tenant_id=..., timestamp=iso(30))])[0]
-    activate("tenant-a")
-    assert partition_of(a) == "logs_event_default"
-    day = (datetime.now(UTC) - timedelta(days=30)).date()
+def test_the_partition_function_skips_days_below_the_floor_and_forces_rls_on_new_ones(db):
+    floor = query("SELECT auditlog_partition_floor()")[0][0]
+    today = datetime.now(UTC).date()
+    assert floor == today - timedelta(days=settings.EVENTS_PARTITIONS_BEHIND)
+    below = floor - timedelta(days=3)
+    assert query("SELECT auditlog_ensure_partitions(%s, %s)", [below, floor]) == [(0,)]
+    assert not partition_exists(below)
+    day = today + timedelta(days=60)
     assert query("SELECT auditlog_ensure_partitions(%s, %s)", [day, day]) == [(1,)]
-    assert partition_of(a) == f"logs_event_p{day:%Y%m%d}"
-    activate("tenant-b")
-    assert partition_of(b) == f"logs_event_p{day:%Y%m%d}"  # other tenants' rows moved too
-    forced = query(
-        "SELECT relforcerowsecurity FROM pg_class WHERE relname IN ('logs_event_default', %s)",
+    assert query(
+        "SELECT relrowsecurity, relforcerowsecurity, "
+        "(SELECT count(*) FROM pg_policy WHERE polrelid = c.oid) "
+        "FROM pg_class c WHERE relname = %s",
         [f"logs_event_p{day:%Y%m%d}"],
-    )
-    assert forced == [(True,), (True,)]
+    ) == [(True, True, 1)]
 
 
 def test_the_partition_function_refuses_bad_ranges(db):
@@ -128,14 +125,18 @@ def test_the_partition_function_refuses_bad_ranges(db):
 
 
 def test_the_scheduled_task_creates_partitions_ahead_idempotently(db, settings):
+    # The task commits on a connection of its own: the days it creates outlive
+    # this test, so it looks at days no other test creates.
     settings.EVENTS_PARTITIONS_AHEAD = 12
     assert "logs.partitions_create_ahead" in {
         entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
     }
+    today = datetime.now(UTC)
+    assert not partition_exists(today + timedelta(days=12))
     first = tasks.partitions_create_ahead.apply().get()
     assert first >= 1
     for ahead in range(-1, 13):
-        assert partition_exists(datetime.now(UTC) + timedelta(days=ahead))
+        assert partition_exists(today + timedelta(days=ahead))
     assert tasks.partitions_create_ahead.apply().get() == 0
 
 
