@@ -58,6 +58,9 @@ def base_env() -> dict[str, str]:
         ),
         SQS_ENDPOINT_URL=settings.SQS_ENDPOINT_URL,
         SQS_QUEUE_PREFIX=settings.SQS_QUEUE_PREFIX,
+        # Rate-limit counters and export places of this session's servers start
+        # empty: a place a killed server never gave back stays in its session.
+        RATE_LIMIT_KEY_PREFIX=settings.RATE_LIMIT_KEY_PREFIX,
         PYTHONUNBUFFERED="1",
     )
     return env

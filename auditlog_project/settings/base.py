@@ -292,7 +292,7 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = True
 # auditlog_project/ratelimits.py; the defaults and the Redis-outage policy are
 # explained in docs/operations.md#rate-limits. Rates are count/period.
 NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
-RATE_LIMIT_KEY_PREFIX = f"{CACHES['default']['KEY_PREFIX']}:rl"
+RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", f"{CACHES['default']['KEY_PREFIX']}:rl")
 LOGIN_RATE_PER_USERNAME = env_rate("LOGIN_RATE_PER_USERNAME", "5/m")  # failures
 LOGIN_RATE_PER_IP = env_rate("LOGIN_RATE_PER_IP", "30/m")  # failures
 LOGIN_ATTEMPTS_PER_IP = env_rate("LOGIN_ATTEMPTS_PER_IP", "60/m")  # every attempt
