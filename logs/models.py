@@ -40,7 +40,7 @@ class Event(models.Model):
     # logs/fields.py derives the insert statement, the stored-row shape, the
     # list/get selection, the API shapes and the export columns from them.
     # Adding a field: declare it here, write its migration, add its validation
-    # rule (logs/validation.py RULES).
+    # rule (logs.validation.RULES).
     id = models.UUIDField()
     tenant = models.ForeignKey(Tenant, on_delete=models.DO_NOTHING, related_name="+")
     timestamp = models.DateTimeField()

@@ -2,7 +2,7 @@
 
 Guarantees (docs/adr/0008-partitions-ahead-never-in-a-request.md):
 - No request ever creates a partition. Every day an event may be dated (the
-  accepted window, logs/validation.py) already has one: days from the floor on
+  accepted window, logs/validation/checks.py) already has one: days from the floor on
   get daily partitions ahead of time, older days share the history partition
   (migration 0003). Ingest needs no DDL and no extra round trip.
 - Partitions are created here only: by the hourly beat task and after every

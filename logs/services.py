@@ -27,12 +27,13 @@ from .validation import NewEvent, retry_matches
 # sixteen array parameters escaped in Python. The key insert and the event
 # insert share the statement: only events whose key is new are stored. The
 # same statement marks the UTC hours it stored events in as dirty for the
-# stats rollup (logs/stats/refresh.py), so no committed event is ever missing
+# stats rollup (logs/stats/rollup_refresh.py), so no committed event is ever missing
 # from it. The columns come from logs.fields: a batch item holds the
 # client-set columns and `content_hash`; server-set columns are parameters.
 
 
 def _insert_sql() -> str:
+    """The ingest statement, its column lists written from logs.fields."""
     recordset = ", ".join(f'"{name}" {fields.sql_type(name)}' for name in fields.INPUT_FIELDS)
     columns = ", ".join(f'"{name}"' for name in fields.EVENT_FIELDS)
     values = ", ".join(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from logs.validation import check_json_object, check_timestamp, json_depth
+from logs.validation.checks import check_json_object, check_timestamp, json_depth
 from tests.logs.conftest import event_body
 
 pytestmark = pytest.mark.django_db
