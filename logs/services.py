@@ -184,9 +184,17 @@ def _check_duplicates(tenant_id: str, retries: list[NewEvent]) -> list[tuple]:
 
 def _row(tenant_id: str, e: NewEvent, received_at: datetime, ip: str | None) -> dict:
     """The stored event in the shape selectors return (the ip as PostgreSQL spells it)."""
-    stored = {"tenant_id": tenant_id, "received_at": received_at, "ip_address": ip}
-    values = e.values
-    return {name: stored[name] if name in stored else values[name] for name in EVENT_FIELDS}
+    # Merged into _ROW_ORDER, the keys keep EVENT_FIELDS order, at C speed.
+    return {
+        **_ROW_ORDER,
+        **e.values,
+        "tenant_id": tenant_id,
+        "received_at": received_at,
+        "ip_address": ip,
+    }
+
+
+_ROW_ORDER = dict.fromkeys(EVENT_FIELDS)
 
 
 @transaction.atomic(savepoint=False)

@@ -73,3 +73,16 @@ def test_the_content_hash_of_stored_events_never_changes(body, digest):
     # release must hash the same, or it would be answered 409.
     event = validation.parse_event(body, tenant_id="t", now=datetime(2026, 1, 1, tzinfo=UTC))
     assert event.content_hash.hex() == digest
+
+
+@pytest.mark.django_db
+def test_a_stored_event_answers_its_columns_in_declaration_order(parties):
+    response = parties.client("a_admin").post(
+        "/api/v1/logs",
+        {"tenant_id": "tenant-a", "user_id": "u", "action": "login", "resource_type": "r"},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert list(response.json()) == MODEL_COLUMNS
+    listed = parties.client("a_admin").get("/api/v1/logs", {"tenant_id": "tenant-a"})
+    assert list(listed.json()["results"][0]) == MODEL_COLUMNS
