@@ -184,3 +184,22 @@ def test_ensure_demo_replaces_a_published_admin_password(settings, tmp_path, mon
     admin = User.objects.get(username="admin")
     assert not admin.check_password("admin-change-me")
     assert "present" in demo()
+
+
+@pytest.mark.parametrize("server", ["web", "stream"])
+def test_the_servers_refuse_to_start_with_a_published_key(server, test_env, tmp_path):
+    from scripts import servers
+
+    env = {k: v for k, v in test_env.items() if not k.startswith(("DJANGO_", "JWT_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="auditlog_project.settings.local",
+        RUN_DIR=str(tmp_path),
+        JWT_SIGNING_KEY=HISTORICAL_KEYS[1],
+    )
+    port = free_port()
+    args = servers.gunicorn(port, 1) if server == "web" else servers.uvicorn(port)
+    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if "configuration error" in line]
+    assert lines and "JWT_SIGNING_KEY is a published" in lines[0], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
