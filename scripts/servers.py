@@ -140,10 +140,16 @@ def public_port() -> int:
     return int(os.environ.get("AUDITLOG_PORT") or os.environ.get("PORT") or "8000")
 
 
+def runtime_dir() -> Path:
+    """RUN_DIR, or its default as scripts/env.sh and settings/local.py make it."""
+    instance = os.environ.get("AUDITLOG_INSTANCE") or "auditlog"
+    return (ROOT / os.environ.get("RUN_DIR", f".run/{instance}")).resolve()
+
+
 def command(name: str, *, host: str | None = None, port: int | None = None) -> list[str]:
     """The command line of process NAME, from the environment `make run` sets."""
     ports = Ports(public_port())
-    run_dir = Path(os.environ.get("RUN_DIR", ROOT / ".run"))
+    folder = runtime_dir()
     local = host or "127.0.0.1"
     if name == "web":
         return gunicorn(port or ports.web, int(os.environ.get("WEB_CONCURRENCY", "4")), host=local)
@@ -158,9 +164,9 @@ def command(name: str, *, host: str | None = None, port: int | None = None) -> l
             port or ports.public, host=host or os.environ.get("HOST", local), workers=workers
         )
     if name in ("worker", "beat"):
-        return celery(name, run_dir)
+        return celery(name, folder)
     if name == "router":
-        return nginx(run_dir)
+        return nginx(folder)
     if name == "sqs":
         endpoint = urlsplit(os.environ["SQS_ENDPOINT_URL"])
         return moto(endpoint.hostname or local, endpoint.port or 0)
@@ -341,9 +347,8 @@ def main(argv: list[str]) -> int:
         if args.docker:
             print(docker_nginx_conf(), end="")
         else:
-            run_dir = Path(os.environ.get("RUN_DIR", ROOT / ".run")).resolve()
             ports = Ports(public_port())
-            print(nginx_conf(run_dir, ports, os.environ.get("HOST", "127.0.0.1")), end="")
+            print(nginx_conf(runtime_dir(), ports, os.environ.get("HOST", "127.0.0.1")), end="")
     else:
         wait_for_sqs()
     return 0
