@@ -191,11 +191,8 @@ def test_the_servers_refuse_to_start_with_a_published_key(server, test_env, tmp_
     from scripts import servers
 
     env = {k: v for k, v in test_env.items() if not k.startswith(("DJANGO_", "JWT_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="auditlog_project.settings.local",
-        RUN_DIR=str(tmp_path),
-        JWT_SIGNING_KEY=HISTORICAL_KEYS[1],
-    )
+    env.update(DJANGO_SETTINGS_MODULE="auditlog_project.settings.local", RUN_DIR=str(tmp_path))
+    env["JWT_SIGNING_KEY"] = HISTORICAL_KEYS[1]
     port = free_port()
     args = servers.gunicorn(port, 1) if server == "web" else servers.uvicorn(port)
     result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
