@@ -267,3 +267,31 @@ def test_a_day_without_its_partition_answers_503_and_stores_nothing(parties):
     assert response.json()["type"].endswith("/storage-not-ready")
     listed = parties.client("a_admin").get("/api/v1/logs", {"tenant_id": "tenant-a"})
     assert listed.json()["results"] == []
+
+
+@pytest.mark.django_db
+def test_a_bulk_over_many_past_days_is_still_one_statement(parties):
+    """Ingest needs no partition work: no DDL, no extra round trip (the old code
+    sent one `auditlog_ensure_partitions` call per request with unseen days)."""
+    from django.test.utils import CaptureQueriesContext
+
+    retention(3650)
+    now = datetime.now(UTC)
+    events = [
+        {
+            "id": str(uuid.uuid4()),
+            "user_id": "u",
+            "action": "x",
+            "resource_type": "s",
+            "timestamp": (now - timedelta(days=days)).isoformat(),
+        }
+        for days in range(0, WINDOW, 13)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        response = parties.client("a_admin").post(
+            "/api/v1/logs/bulk", {"tenant_id": "tenant-a", "events": events}, format="json"
+        )
+    assert response.status_code == 201, response.json()
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert not [sql for sql in statements if "partition" in sql.lower()]
+    assert len([sql for sql in statements if "jsonb_to_recordset" in sql]) == 1
