@@ -1,22 +1,33 @@
 """`WS /api/v1/logs/stream`: committed events pushed live to a tenant's auditors.
 
-Handshake: the access token comes as the `token` query parameter or in a first
-message `{"type": "auth", "token": "..."}` (within AUTH_TIMEOUT seconds). The
-tenant and role go through the same resolver as every HTTP endpoint.
-Close codes: 4401 unauthenticated, 4403 forbidden, 4400 bad filter or request,
-4408 too slow (a client that does not read is disconnected, see docs).
+Handshake: the access token comes in a first message
+`{"type": "auth", "token": "..."}` (within STREAM_AUTH_TIMEOUT seconds), or as
+the subprotocol `auditlog.token.<token>` offered beside `auditlog.v1`. Never in
+the URL: URLs end up in access logs, so `?token=` is refused (4400). The tenant
+and role go through the same resolver as every HTTP endpoint. A `cursor` (query
+or auth message) resumes after a reconnect: missed events are replayed from
+PostgreSQL, then the stream goes on live, without duplicates between the two.
+Close codes (docs/architecture.md#live-stream): 4401 unauthenticated, 4403
+forbidden, 4400 bad filter or request, 4408 too slow, 4429 too many streams,
+4503 Redis unavailable (reconnect with the last cursor).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
+import uuid
+from contextlib import suppress
+from datetime import datetime
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from redis.exceptions import RedisError
 from rest_framework.exceptions import APIException
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
@@ -24,10 +35,25 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from tenants.permissions import Operation
 from tenants.scoping import TenantAccess, TenantNotAccessible, resolve_access
 
-from .stream import BadFilter, StreamFilter, group_name
+from .pagination import Cursor
+from .stream import (
+    BadFilter,
+    ResumeCursor,
+    StreamFilter,
+    StreamSlots,
+    TooManyStreams,
+    group_name,
+    replay,
+    wire,
+)
+
+logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED, FORBIDDEN, BAD_REQUEST, TOO_SLOW = 4401, 4403, 4400, 4408
-AUTH_TIMEOUT = 10.0
+TOO_MANY, UNAVAILABLE = 4429, 4503
+SUBPROTOCOL = "auditlog.v1"
+TOKEN_SUBPROTOCOL = "auditlog.token."  # noqa: S105 - a prefix, not a secret
+REDIS_DOWN = (RedisError, OSError)  # redis-py raises both when the server is gone
 now = time.time  # the clock for token expiry (tests move it)
 
 
@@ -61,21 +87,51 @@ def authorize(user, tenant_id: str | None) -> TenantAccess:
     return access
 
 
+replay_rows = database_sync_to_async(replay)
+
+
+def _later(delay: float, callback) -> asyncio.TimerHandle:
+    """Run the coroutine function `callback` after `delay` seconds."""
+    return asyncio.get_running_loop().call_later(
+        max(0.0, delay), lambda: asyncio.ensure_future(callback())
+    )
+
+
 class EventStreamConsumer(AsyncWebsocketConsumer):
     """One subscriber of one tenant's committed events."""
 
     group: str | None = None
+    replayed: frozenset[str] | set[str] = frozenset()
+    slots: StreamSlots | None = None
+    timers: list[asyncio.TimerHandle]
+    heartbeat: asyncio.Task | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        """The consumer's life; a lost Redis ends it with 4503, never a bare 1006."""
+        self.timers = []
+        try:
+            await super().__call__(scope, receive, send)
+        except REDIS_DOWN:
+            logger.warning("stream: Redis unavailable, subscriber closed with 4503")
+            with suppress(Exception):  # the client may be gone already
+                await self.base_send({"type": "websocket.close", "code": UNAVAILABLE})
+        finally:
+            await self._end()
 
     async def connect(self) -> None:
-        await self.accept()  # custom close codes need an accepted socket
+        offered = self.scope.get("subprotocols") or []
+        await self.accept(SUBPROTOCOL if SUBPROTOCOL in offered else None)
         self.params = {k: v[-1] for k, v in parse_qs(self.scope["query_string"].decode()).items()}
         self.authenticated = asyncio.Event()
-        if "token" in self.params:
-            await self._subscribe(self.params["token"])
+        token = next(
+            (p[len(TOKEN_SUBPROTOCOL) :] for p in offered if p.startswith(TOKEN_SUBPROTOCOL)), None
+        )
+        if "token" in self.params:  # it is in the access logs by now: refuse the form
+            await self.close(code=BAD_REQUEST, reason="token in the URL; send it in a message")
+        elif token is not None:
+            await self._subscribe(token, self.params.get("cursor"))
         else:
-            self.auth_deadline = asyncio.get_running_loop().call_later(
-                AUTH_TIMEOUT, lambda: asyncio.ensure_future(self._expire_handshake())
-            )
+            self.timers.append(_later(settings.STREAM_AUTH_TIMEOUT, self._expire_handshake))
 
     async def _expire_handshake(self) -> None:
         if not self.authenticated.is_set():
@@ -91,51 +147,153 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         if not isinstance(message, dict) or message.get("type") != "auth":
             await self.close(code=UNAUTHENTICATED)
             return
-        self.auth_deadline.cancel()
-        await self._subscribe(str(message.get("token", "")))
+        cursor = message.get("cursor", self.params.get("cursor"))
+        await self._subscribe(str(message.get("token", "")), str(cursor) if cursor else None)
 
-    async def _subscribe(self, raw_token: str) -> None:
+    async def _subscribe(self, raw_token: str, cursor: str | None) -> None:
+        self.authenticated.set()  # one attempt per socket; later messages are ignored
         try:
             user, self.token_exp = await authenticate(raw_token)
             wanted = StreamFilter.from_params(self.params)
+            resume = ResumeCursor.decode(cursor) if cursor else None
             access = await authorize(user, self.params.get("tenant_id"))
             if access.sees_only_own_events:
                 wanted = wanted.restricted_to(access.username)
+            self.slots = StreamSlots(user.pk, access.tenant_id)
+            await self.slots.acquire()
         except Refused as refused:
             await self.close(code=refused.code)
             return
-        except BadFilter:
-            await self.close(code=BAD_REQUEST)
+        except BadFilter as bad:
+            await self.close(code=BAD_REQUEST, reason=str(bad)[:120])
             return
         except PermissionError:
             await self.close(code=FORBIDDEN)
             return
-        self.filter, self.group = wanted, group_name(access.tenant_id)
+        except TooManyStreams as full:
+            await self.close(code=TOO_MANY, reason=f"too many streams for this {full}")
+            return
+        await self._start(access, wanted, resume)
+
+    async def _start(
+        self, access: TenantAccess, wanted: StreamFilter, resume: ResumeCursor | None
+    ) -> None:
+        """Join the group, then replay: whatever commits in between comes twice, sent once."""
+        self.filter, self.tenant_id = wanted, access.tenant_id
+        self.group = group_name(access.tenant_id)
         # The subscription ends when the access token does, idle or not.
-        self.expiry = asyncio.get_running_loop().call_later(
-            max(0.0, self.token_exp - now()),
-            lambda: asyncio.ensure_future(self.close(code=UNAUTHENTICATED)),
-        )
+        self.timers.append(_later(self.token_exp - now(), self._token_expired))
         await self.channel_layer.group_add(self.group, self.channel_name)
-        self.authenticated.set()
-        await self.send(json.dumps({"type": "subscribed", "tenant_id": access.tenant_id}))
+        joined = ResumeCursor.now()  # every later COMMIT reaches us live
+        self.cursor = resume or joined
+        await self._send_json(
+            {
+                "type": "subscribed",
+                "tenant_id": self.tenant_id,
+                "cursor": self.cursor.encode(),
+                "heartbeat_seconds": settings.STREAM_HEARTBEAT_SECONDS,
+            }
+        )
+        if resume is not None:
+            await self._replay(resume, joined)
+        self.heartbeat = asyncio.ensure_future(self._beat())
+
+    async def _replay(self, resume: ResumeCursor, joined: ResumeCursor) -> None:
+        """The events the client missed, from PostgreSQL, then `replay_complete`.
+
+        Bounded by STREAM_REPLAY_MAX_AGE and STREAM_REPLAY_MAX_EVENTS: beyond
+        them nothing is replayed and the client is told where to read the gap
+        (`replay_unavailable`). Replayed events carry the resume cursor itself:
+        a client cut off mid-replay resumes from the same place.
+        """
+        since, limit = resume.replay_from(), settings.STREAM_REPLAY_MAX_EVENTS
+        too_old = (joined.position - since).total_seconds() > settings.STREAM_REPLAY_MAX_AGE
+        rows = []
+        if not too_old:
+            rows = await replay_rows(
+                tenant_id=self.tenant_id, wanted=self.filter, since=since, limit=limit
+            )
+        if too_old or len(rows) > limit:
+            await self._send_json(self._fallback("too_old" if too_old else "too_many", since))
+            rows = []
+        skip = str(resume.last_id) if resume.last_id else None
+        events = [event for event in wire(rows) if event["id"] != skip]
+        self.replayed = {event["id"] for event in events}
+        self.replayed_until = time.monotonic() + settings.STREAM_RESUME_OVERLAP
+        for event in events:
+            message = {"type": "event", "event": event, "cursor": resume.encode(), "replay": True}
+            if not await self._send_json(message):
+                return
+        self.cursor = joined
+        await self._send_json(
+            {"type": "replay_complete", "count": len(events), "cursor": joined.encode()}
+        )
+
+    def _fallback(self, reason: str, since: datetime) -> dict:
+        """Where to read the gap instead: the list API from `since`, oldest first."""
+        start = Cursor(since, uuid.UUID(int=0), backwards=False)
+        params = {"tenant_id": self.tenant_id, "ordering": "timestamp", "cursor": start.encode()}
+        params.update(self.filter.as_params())
+        return {"type": "replay_unavailable", "reason": reason, "list_params": params}
 
     async def events_batch(self, message: dict) -> None:
         if now() >= self.token_exp:
-            await self.close(code=UNAUTHENTICATED)  # the access token expired
+            await self._token_expired()
             return
         for event in self.filter.select(message["events"]):
-            try:
-                await asyncio.wait_for(
-                    self.send(json.dumps({"type": "event", "event": event})),
-                    timeout=settings.STREAM_SEND_TIMEOUT,
-                )
-            except TimeoutError:
-                await self.close(code=TOO_SLOW)
+            if event["id"] in self.replayed:
+                continue  # committed between joining the group and the replay
+            self.cursor = ResumeCursor.now(event["id"])
+            message = {"type": "event", "event": event, "cursor": self.cursor.encode()}
+            if not await self._send_json(message):
                 return
 
+    async def _beat(self) -> None:
+        """Ask for a heartbeat through Redis every interval, so a dead Redis is seen."""
+        while True:
+            await asyncio.sleep(settings.STREAM_HEARTBEAT_SECONDS)
+            try:
+                await self.channel_layer.send(self.channel_name, {"type": "stream.heartbeat"})
+            except ChannelFull:
+                pass  # a backlog this full is being sent: the client sees traffic
+            except REDIS_DOWN:
+                logger.warning("stream: Redis unavailable, subscriber closed with 4503")
+                await self.close(code=UNAVAILABLE)
+                return
+
+    async def stream_heartbeat(self, message: dict) -> None:
+        """Tell the client it is alive and where to resume from; keep our slots."""
+        if self.slots is not None:
+            await self.slots.refresh()
+        if self.replayed and time.monotonic() > self.replayed_until:
+            self.replayed = set()  # live copies of replayed events have long arrived
+        self.cursor = ResumeCursor.now()
+        await self._send_json({"type": "heartbeat", "cursor": self.cursor.encode()})
+
+    async def _send_json(self, message: dict) -> bool:
+        """Send one message; a client that cannot take it in time is closed (4408)."""
+        try:
+            await asyncio.wait_for(self.send(json.dumps(message)), settings.STREAM_SEND_TIMEOUT)
+        except TimeoutError:
+            await self.close(code=TOO_SLOW)
+            return False
+        return True
+
+    async def _token_expired(self) -> None:
+        await self.close(code=UNAUTHENTICATED)
+
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "expiry", None) is not None:
-            self.expiry.cancel()
+        await self._end()
         if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            group, self.group = self.group, None
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _end(self) -> None:
+        """Stop timers and the heartbeat, free the slots; safe to run twice."""
+        for timer in self.timers:
+            timer.cancel()
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        if self.slots is not None:
+            with suppress(*REDIS_DOWN):  # unreleased slots expire on their own
+                await self.slots.release()

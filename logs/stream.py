@@ -3,22 +3,40 @@
 One channel-layer message per committed request (a bulk of 1000 events is one
 message), sent to the tenant's group after COMMIT. Subscribers filter on their
 side of the group (severity, action, resource type, user id) and the `user`
-role only ever receives its own events.
+role only ever receives its own events. A subscriber that reconnects with a
+resume cursor is replayed what it missed from PostgreSQL (`replay`), and the
+number of concurrent subscriptions is bounded by Redis slots (`StreamSlots`).
+The delivery guarantee is written out in docs/architecture.md#live-stream.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import os
 import re
 import threading
+import time
+import uuid
+import weakref
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from redis import asyncio as aioredis
 
+from tenants.scoping import activate
+
+from .models import Event
+from .selectors import EVENT_FIELDS
 from .wire import event_json
 
 logger = logging.getLogger(__name__)
@@ -26,6 +44,19 @@ logger = logging.getLogger(__name__)
 SEVERITIES = frozenset({"INFO", "WARNING", "ERROR", "CRITICAL"})
 _ACTION = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 FILTER_FIELDS = ("severity", "action", "resource_type", "user_id")
+
+
+class StreamChannelLayer(RedisChannelLayer):
+    """The Redis channel layer with its blocking-read wait taken from settings.
+
+    Upstream fixes the wait of each BZPOPMIN at 5 s (a class attribute); it must
+    stay below the Redis client's socket timeout (settings validate that), and
+    tests shorten both to prove an idle subscriber survives many polls.
+    """
+
+    def __init__(self, *, poll_seconds: float = 5.0, **config) -> None:
+        super().__init__(**config)
+        self.brpop_timeout = poll_seconds
 
 
 def group_name(tenant_id: str) -> str:
@@ -77,8 +108,9 @@ def publish(tenant_id: str, events: list[dict]) -> Future | None:
     """Schedule one batch for the tenant's subscribers; never fails the caller.
 
     Called after COMMIT (the events are durable already), so a Redis hiccup
-    costs live viewers these events, never the write. Returns the future of
-    the send, which callers normally ignore.
+    costs live viewers these events, never the write; a subscriber gets them
+    back by resuming from its last cursor (a replay from PostgreSQL). Returns
+    the future of the send, which callers normally ignore.
     """
     if not events:
         return None
@@ -87,11 +119,26 @@ def publish(tenant_id: str, events: list[dict]) -> Future | None:
 
 def on_events_committed(sender, tenant_id: str, events: list[dict], **kwargs) -> None:
     """Receiver of logs.signals.events_committed_signal: one message per request."""
+    if events:
+        _warn_if_committed_late(events[0]["received_at"])
     publish(tenant_id, [event_json(event) for event in events])
 
 
+def _warn_if_committed_late(received_at: datetime) -> None:
+    # Resume replays by received_at with STREAM_RESUME_OVERLAP of slack; a COMMIT
+    # later than that could be skipped by a resuming subscriber, so say so loudly.
+    lag = time.time() - received_at.timestamp()
+    if lag > settings.STREAM_RESUME_OVERLAP:
+        logger.warning(
+            "events committed %.1f s after received_at, beyond STREAM_RESUME_OVERLAP (%s s): "
+            "a resuming stream subscriber may miss them",
+            lag,
+            settings.STREAM_RESUME_OVERLAP,
+        )
+
+
 class BadFilter(ValueError):
-    """A stream filter value is malformed (close code 4400)."""
+    """A stream filter or resume cursor is malformed (close code 4400)."""
 
 
 @dataclass(frozen=True)
@@ -125,20 +172,165 @@ class StreamFilter:
             raise PermissionError("the user role may only stream its own events")
         return replace(self, user_id=frozenset({username}))
 
+    def _pairs(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        return tuple((name, getattr(self, name)) for name in FILTER_FIELDS)
+
     def matches(self, event: Mapping) -> bool:
-        return all(
-            not allowed or event.get(name) in allowed
-            for name, allowed in (
-                ("severity", self.severity),
-                ("action", self.action),
-                ("resource_type", self.resource_type),
-                ("user_id", self.user_id),
-            )
-        )
+        return all(not allowed or event.get(name) in allowed for name, allowed in self._pairs())
 
     def select(self, events: Iterable[Mapping]) -> list[Mapping]:
         return [event for event in events if self.matches(event)]
 
+    def narrow(self, events: QuerySet[Event]) -> QuerySet[Event]:
+        """The same selection in SQL, for the replay."""
+        wanted = {f"{name}__in": sorted(allowed) for name, allowed in self._pairs() if allowed}
+        return events.filter(**wanted)
+
+    def as_params(self) -> dict[str, str]:
+        """The filter as list-API query parameters (comma lists)."""
+        return {name: ",".join(sorted(allowed)) for name, allowed in self._pairs() if allowed}
+
 
 def _split(raw: str) -> frozenset[str]:
     return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+# --- Resume -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResumeCursor:
+    """Where a subscriber's view was complete: a server time, and the last event id.
+
+    Opaque to clients (base64url). `position` is the server time at which the
+    subscriber had been sent every matching event committed before it (see the
+    guarantee in docs/architecture.md); `last_id`, when set, is an event the
+    client has, never sent again on resume.
+    """
+
+    position: datetime
+    last_id: uuid.UUID | None = None
+
+    def encode(self) -> str:
+        last = self.last_id.hex if self.last_id else ""
+        raw = f"s1|{self.position.isoformat()}|{last}"
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, value: str) -> ResumeCursor:
+        try:
+            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+            version, stamp, last = raw.split("|")
+            position = datetime.fromisoformat(stamp)
+            if version != "s1" or position.tzinfo is None or len(value) > 200:
+                raise ValueError(version)
+            return cls(position=position, last_id=uuid.UUID(hex=last) if last else None)
+        except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError):
+            raise BadFilter("cursor: invalid; pass a cursor as the stream sent it") from None
+
+    @classmethod
+    def now(cls, last_id: str | uuid.UUID | None = None) -> ResumeCursor:
+        last = uuid.UUID(str(last_id)) if last_id else None
+        return cls(position=datetime.now(UTC), last_id=last)
+
+    def replay_from(self) -> datetime:
+        """The first received_at a replay reads: the position less the overlap."""
+        position = min(self.position, datetime.now(UTC))  # a future cursor skips nothing
+        return position - timedelta(seconds=settings.STREAM_RESUME_OVERLAP)
+
+
+def replay(*, tenant_id: str, wanted: StreamFilter, since: datetime, limit: int) -> list[dict]:
+    """Stored events received since `since` that `wanted` selects, oldest first.
+
+    Order (received_at, id); at most `limit + 1` rows, so the caller can tell
+    "more than the limit". Read under the tenant's row-level security
+    (`activate`) in one transaction, which is one snapshot.
+    """
+    with transaction.atomic():
+        activate(tenant_id)
+        events = Event.objects.filter(tenant_id=tenant_id, received_at__gte=since)
+        rows = wanted.narrow(events).order_by("received_at", "id").values(*EVENT_FIELDS)
+        return list(rows[: limit + 1])
+
+
+def wire(rows: Iterable[dict]) -> list[dict]:
+    """Stored rows in the stream's JSON shape (the API's)."""
+    return [event_json(row) for row in rows]
+
+
+# --- Concurrency slots ----------------------------------------------------------
+
+# KEYS: the user's and the tenant's slot sets; ARGV: slot, now, expiry, user cap,
+# tenant cap. Expired slots (a process that died) are dropped before counting.
+_ACQUIRE = """
+for i, key in ipairs(KEYS) do
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[2])
+    if redis.call('ZCARD', key) >= tonumber(ARGV[3 + i]) then return i end
+end
+for _, key in ipairs(KEYS) do
+    redis.call('ZADD', key, ARGV[3], ARGV[1])
+    redis.call('EXPIRE', key, math.ceil(ARGV[3] - ARGV[2]) + 1)
+end
+return 0
+"""
+
+_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _redis() -> aioredis.Redis:
+    """One async client per event loop (a client cannot cross loops)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _clients:
+        _clients[loop] = aioredis.Redis.from_url(
+            settings.REDIS_URL,
+            socket_timeout=settings.STREAM_REDIS_SOCKET_TIMEOUT,
+            socket_connect_timeout=2,
+        )
+    return _clients[loop]
+
+
+class TooManyStreams(Exception):
+    """The user's or the tenant's concurrent streams are at their cap (4429)."""
+
+
+class StreamSlots:
+    """One subscription's slots in its user's and its tenant's slot sets.
+
+    A slot lives three heartbeats unless refreshed, so slots of a process that
+    died free themselves; `release` frees them at once on disconnect. Redis
+    errors propagate: the stream cannot run without Redis anyway (4503).
+    """
+
+    def __init__(self, user_id: object, tenant_id: str) -> None:
+        prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+        self.keys = [f"{prefix}:slots:user:{user_id}", f"{prefix}:slots:tenant:{tenant_id}"]
+        self.slot = uuid.uuid4().hex
+        self.held = False
+
+    @staticmethod
+    def _expiry() -> tuple[float, float]:
+        now = time.time()
+        return now, now + 3 * settings.STREAM_HEARTBEAT_SECONDS
+
+    async def acquire(self) -> None:
+        now, expires = self._expiry()
+        caps = (settings.STREAM_MAX_PER_USER, settings.STREAM_MAX_PER_TENANT)
+        full = await _redis().eval(_ACQUIRE, 2, *self.keys, self.slot, now, expires, *caps)
+        if full:
+            raise TooManyStreams("user" if full == 1 else "tenant")
+        self.held = True
+
+    async def refresh(self) -> None:
+        _, expires = self._expiry()
+        pipe = _redis().pipeline(transaction=False)
+        for key in self.keys:
+            pipe.zadd(key, {self.slot: expires}, xx=True)
+        await pipe.execute()
+
+    async def release(self) -> None:
+        if self.held:
+            self.held = False
+            pipe = _redis().pipeline(transaction=False)
+            for key in self.keys:
+                pipe.zrem(key, self.slot)
+            await pipe.execute()

@@ -106,10 +106,13 @@ def running(args: list[str], env: dict[str, str], log_name: str, port: int | Non
                 proc.wait()
 
 
-def asgi_server(env: dict[str, str], port: int):
-    """uvicorn as the `stream` process runs (no persistent database connections)."""
+def asgi_server(env: dict[str, str], port: int, *extra: str):
+    """uvicorn as the `stream` process runs (no persistent database connections).
+
+    `extra` arguments are appended (e.g. a log level, or the access log on).
+    """
     env = {**env, "DATABASE_CONN_MAX_AGE": "0"}
-    return running(servers.uvicorn(port), env, f"asgi-{port}", port=port)
+    return running([*servers.uvicorn(port), *extra], env, f"asgi-{port}", port=port)
 
 
 def wsgi_server(env: dict[str, str], port: int, workers: int = 2):

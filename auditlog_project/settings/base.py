@@ -14,6 +14,7 @@ from .env import (
     database_from_url,
     env_bool,
     env_choice,
+    env_float,
     env_int,
     env_list,
     env_rate,
@@ -107,11 +108,31 @@ CACHES = {
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }
 }
+# The channel layer waits STREAM_POLL_SECONDS in each blocking Redis read
+# (BZPOPMIN); the Redis client's socket timeout must be longer, or every idle
+# subscriber's read times out and its socket drops with 1006 (issue 9: both
+# were 5 s). The timeout still bounds how long a dead Redis goes unnoticed.
+STREAM_POLL_SECONDS = env_float("STREAM_POLL_SECONDS", 5.0, minimum=0.05)
+STREAM_REDIS_SOCKET_TIMEOUT = env_float(
+    "STREAM_REDIS_SOCKET_TIMEOUT", STREAM_POLL_SECONDS + 10, minimum=0.1
+)
+if STREAM_REDIS_SOCKET_TIMEOUT < STREAM_POLL_SECONDS + 0.05:
+    raise ConfigError(
+        "STREAM_REDIS_SOCKET_TIMEOUT must exceed STREAM_POLL_SECONDS, "
+        f"got {STREAM_REDIS_SOCKET_TIMEOUT} <= {STREAM_POLL_SECONDS}"
+    )
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "logs.stream.StreamChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": STREAM_REDIS_SOCKET_TIMEOUT,
+                    "socket_connect_timeout": 2,
+                }
+            ],
+            "poll_seconds": STREAM_POLL_SECONDS,
             "prefix": env_str("CHANNELS_PREFIX", INSTANCE),
             "capacity": env_int("CHANNELS_CAPACITY", 1000, minimum=10),
             "expiry": 30,
@@ -350,6 +371,24 @@ SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
 # (4408); until then the channel layer keeps at most CHANNELS_CAPACITY messages
 # per subscriber and drops newer ones, so memory stays bounded.
 STREAM_SEND_TIMEOUT = env_int("STREAM_SEND_TIMEOUT", 5, minimum=1)
+# Every subscriber gets {"type": "heartbeat", "cursor": ...} this often, sent
+# through Redis and back, so a dead Redis or a dead client is noticed and
+# proxies see traffic; uvicorn's WebSocket pings (20 s) come on top.
+STREAM_HEARTBEAT_SECONDS = env_float("STREAM_HEARTBEAT_SECONDS", 20.0, minimum=0.05)
+# A socket that has not authenticated within this grace period is closed (4401).
+STREAM_AUTH_TIMEOUT = env_float("STREAM_AUTH_TIMEOUT", 5.0, minimum=0.05)
+# Resume: a cursor replays the events received from (its position - OVERLAP)
+# on. OVERLAP must exceed the longest time from an event's received_at to its
+# COMMIT plus the delivery delay (and any clock skew between hosts); a later
+# COMMIT is logged as a warning by the publisher. Replays are bounded; beyond
+# the bounds the client is sent a list-API query instead (see docs).
+STREAM_RESUME_OVERLAP = env_float("STREAM_RESUME_OVERLAP", 30.0, minimum=0.0)
+STREAM_REPLAY_MAX_EVENTS = env_int("STREAM_REPLAY_MAX_EVENTS", 1000, minimum=1)
+STREAM_REPLAY_MAX_AGE = env_int("STREAM_REPLAY_MAX_AGE", 3600, minimum=1)
+# Concurrent subscriptions (4429 beyond): slots in Redis, refreshed by the
+# heartbeat and expiring after three missed beats if a process dies.
+STREAM_MAX_PER_USER = env_int("STREAM_MAX_PER_USER", 5, minimum=1)
+STREAM_MAX_PER_TENANT = env_int("STREAM_MAX_PER_TENANT", 200, minimum=1)
 
 # --- Export -------------------------------------------------------------------
 # Rows fetched per round trip from the export's server-side cursor, and encoded
