@@ -53,7 +53,7 @@ UNAUTHENTICATED, FORBIDDEN, BAD_REQUEST, TOO_SLOW = 4401, 4403, 4400, 4408
 TOO_MANY, UNAVAILABLE = 4429, 4503
 SUBPROTOCOL = "auditlog.v1"
 TOKEN_SUBPROTOCOL = "auditlog.token."  # noqa: S105 - a prefix, not a secret
-REDIS_DOWN = (RedisError, OSError)  # redis-py raises both when the server is gone
+REDIS_DOWN = (RedisError,)  # redis-py wraps socket errors (refused, reset, timeout) in these
 now = time.time  # the clock for token expiry (tests move it)
 
 

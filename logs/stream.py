@@ -15,6 +15,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import math
 import os
 import re
 import threading
@@ -28,15 +29,17 @@ from datetime import UTC, datetime, timedelta
 
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
+from channels_redis.utils import create_pool
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from redis import asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tenants.scoping import activate
 
+from .fields import EVENT_FIELDS
 from .models import Event
-from .selectors import EVENT_FIELDS
 from .wire import event_json
 
 logger = logging.getLogger(__name__)
@@ -57,6 +60,14 @@ class StreamChannelLayer(RedisChannelLayer):
     def __init__(self, *, poll_seconds: float = 5.0, **config) -> None:
         super().__init__(**config)
         self.brpop_timeout = poll_seconds
+
+    def create_pool(self, index: int):
+        # After Redis restarts, the pool's idle connections are dead; redis-py does
+        # not retry a command by default when the pool is built for it, so the
+        # first subscription (or publish) after an outage failed. One retry on a
+        # fresh connection fixes that; a Redis that is really down still fails.
+        host = {"retry_on_error": [RedisConnectionError], **self.hosts[index]}
+        return create_pool(host)
 
 
 def group_name(tenant_id: str) -> str:
@@ -95,6 +106,20 @@ class _Publisher:
         future.add_done_callback(_log_failure)
         return future
 
+    def flush(self, timeout: float) -> None:
+        """Wait until every send scheduled so far has finished (or failed).
+
+        Sends run concurrently on the loop, so a later one can reach Redis
+        first; after a flush, everything published before it is in Redis.
+        """
+        loop = self._running_loop()
+
+        async def others_done() -> None:
+            current = asyncio.current_task()
+            await asyncio.gather(*(asyncio.all_tasks() - {current}), return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(others_done(), loop).result(timeout=timeout)
+
 
 def _log_failure(future: Future) -> None:
     if not future.cancelled() and future.exception() is not None:
@@ -115,6 +140,11 @@ def publish(tenant_id: str, events: list[dict]) -> Future | None:
     if not events:
         return None
     return _publisher.send(group_name(tenant_id), {"type": "events.batch", "events": events})
+
+
+def publish_flush(timeout: float = 5.0) -> None:
+    """Block until this process's pending publishes have reached Redis (or failed)."""
+    _publisher.flush(timeout)
 
 
 def on_events_committed(sender, tenant_id: str, events: list[dict], **kwargs) -> None:
@@ -285,6 +315,7 @@ def _redis() -> aioredis.Redis:
             settings.REDIS_URL,
             socket_timeout=settings.STREAM_REDIS_SOCKET_TIMEOUT,
             socket_connect_timeout=2,
+            retry_on_error=[RedisConnectionError],  # a dead pooled connection: once more
         )
     return _clients[loop]
 
@@ -302,7 +333,8 @@ class StreamSlots:
     """
 
     def __init__(self, user_id: object, tenant_id: str) -> None:
-        prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+        # The channel layer's prefix: kept apart per installation and per test run.
+        prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]  # type: ignore[index]
         self.keys = [f"{prefix}:slots:user:{user_id}", f"{prefix}:slots:tenant:{tenant_id}"]
         self.slot = uuid.uuid4().hex
         self.held = False
@@ -321,10 +353,11 @@ class StreamSlots:
         self.held = True
 
     async def refresh(self) -> None:
-        _, expires = self._expiry()
+        now, expires = self._expiry()
         pipe = _redis().pipeline(transaction=False)
-        for key in self.keys:
+        for key in self.keys:  # the set outlives its longest slot
             pipe.zadd(key, {self.slot: expires}, xx=True)
+            pipe.expire(key, math.ceil(expires - now) + 1)
         await pipe.execute()
 
     async def release(self) -> None:

@@ -22,6 +22,21 @@ from tests.processes import base_env, running
 pytest_plugins = ["tests.fixtures"]
 
 
+def pytest_collection_modifyitems(items):
+    """Tests marked `session_start` run first and `session_end` last (stable otherwise).
+
+    A long check can then span the suite instead of adding its wait to it
+    (tests/logs/test_stream_idle.py: five minutes of an idle stream).
+    """
+
+    def rank(item) -> int:
+        if item.get_closest_marker("session_start"):
+            return 0
+        return 2 if item.get_closest_marker("session_end") else 1
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     connection = connections["default"]

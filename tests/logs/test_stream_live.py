@@ -14,7 +14,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from websockets.sync.client import connect as connect_sync
 
 from logs import services
-from logs.stream import ResumeCursor, publish
+from logs.stream import ResumeCursor, publish, publish_flush
 from logs.validation import parse_event
 from tenants.scoping import activate, resolve_access
 from tests.processes import ROOT, asgi_server, free_port
@@ -241,7 +241,12 @@ def _write(access, message: str) -> str:
 
 
 def _ids_until_marker(ws, tenant_id: str) -> list[str]:
-    """Publish a marker after everything scheduled so far; the event ids received before it."""
+    """The event ids received before a marker published after everything so far.
+
+    The flush waits until every publish this process scheduled has reached
+    Redis, so whatever the writer published comes before the marker.
+    """
+    publish_flush()
     marker = str(uuid.uuid4())
     fields = {"tenant_id": tenant_id, "user_id": "alice", "action": "MARK", "severity": "INFO"}
     publish(tenant_id, [{"id": marker, "resource_type": "marker", **fields}]).result(timeout=5)

@@ -12,7 +12,7 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    dependencies = [("logs", "0002_event_rollup")]
+    dependencies = [("logs", "0003_partitions_history")]
 
     operations = [
         migrations.RunSQL(
