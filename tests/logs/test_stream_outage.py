@@ -9,44 +9,24 @@ PostgreSQL, and new subscriptions work at once.
 
 import asyncio
 import json
-import subprocess
 import urllib.request
 
 import pytest
 import websockets
 from rest_framework_simplejwt.tokens import AccessToken
 
-from tests.processes import asgi_server, free_port, wait_for_port
+from tests.processes import asgi_server, free_port
+from tests.redis_server import PrivateRedis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class PrivateRedis:
-    """A throwaway redis-server on 127.0.0.1:port, never the machine's; stop and start it."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-        args += ["--save", "", "--appendonly", "no"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(self.port, self.proc, timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
-
-
 @pytest.fixture
 def private_redis():
-    redis = PrivateRedis(free_port())
+    redis = PrivateRedis()
     redis.start()
     yield redis
-    redis.stop()
+    redis.close()
 
 
 def bearer(user) -> list[str]:
@@ -93,7 +73,7 @@ def test_a_subscriber_resumes_across_a_redis_outage_without_losing_events(
     port = free_port()
     env = {
         **test_env,
-        "REDIS_URL": f"redis://127.0.0.1:{private_redis.port}/0",
+        "REDIS_URL": private_redis.url,
         "STREAM_POLL_SECONDS": "0.5",
         "STREAM_REDIS_SOCKET_TIMEOUT": "2",
         "STREAM_HEARTBEAT_SECONDS": "1",
