@@ -7,19 +7,24 @@ security is in force in tests exactly as it is at run time.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
-from django.db import connections
+from django.core import signals
+from django.db import connection, connections
 from psycopg import sql
 
 from scripts import servers
 from tests.processes import base_env, running
 
 pytest_plugins = ["tests.fixtures"]
+
+# The role that owns the test database and its tables (set by django_db_setup).
+_database_owner: list[str] = []
 
 
 def pytest_collection_modifyitems(items):
@@ -50,10 +55,31 @@ def django_db_setup(django_db_setup, django_db_blocker):
             .as_string(cursor.connection)
         )
     connection.close()
+    _database_owner[:] = [owner]
     connection.settings_dict["USER"] = role
     yield
     connection.close()
     connection.settings_dict["USER"] = owner
+
+
+@pytest.fixture
+def as_table_owner(django_db_setup):
+    """This test's connection logs in as the tables' owner instead of the app role.
+
+    For the tests that prove one layer of isolation with another switched off:
+    the owner may `ALTER TABLE ... DISABLE ROW LEVEL SECURITY` inside the test's
+    transaction, which is rolled back at the end like everything else the test
+    did. Request it before `db` and anything that uses the database: with
+    `pytestmark = pytest.mark.usefixtures("as_table_owner")`.
+    """
+    connection = connections["default"]
+    app_role = connection.settings_dict["USER"]
+    connection.close()
+    connection.settings_dict["USER"] = _database_owner[0]
+    yield  # `db` opens the test transaction as the owner
+    # Finalised after the test transaction was rolled back (fixtures unwind LIFO).
+    connection.close()
+    connection.settings_dict["USER"] = app_role
 
 
 @pytest.fixture(scope="session")
@@ -89,3 +115,54 @@ def sqs_endpoint():
         return
     with running(servers.moto(host, port), dict(os.environ), f"moto-{port}", port=port):
         yield settings.SQS_ENDPOINT_URL
+
+
+# What the test itself had set for app.tenant_id before each in-process request.
+_tenant_before_request: list[str] = []
+
+
+def _in_shared_transaction() -> bool:
+    """True in a test whose requests share the test's (usable) transaction."""
+    try:
+        asyncio.get_running_loop()
+        return False  # an in-process ASGI request: its own connection and transaction
+    except RuntimeError:
+        pass
+    return connection.in_atomic_block and not connection.needs_rollback
+
+
+def _request_started(**kwargs) -> None:
+    """A request starts with no tenant, as it does in production.
+
+    In production every request is its own transaction, so `app.tenant_id`
+    (transaction-local) is always empty when it starts. Tests that share one
+    transaction would otherwise hand the tenant set by one request to the
+    next, hiding a request that forgot to set its own. The raw driver cursor
+    keeps these statements out of the tests' query counts.
+    """
+    if not _in_shared_transaction():
+        return  # transactional test or no database: each request commits alone
+    with connection.connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('app.tenant_id', true), set_config('app.tenant_id', '', true)"
+        )
+        _tenant_before_request.append(cursor.fetchone()[0] or "")
+
+
+def _request_finished(**kwargs) -> None:
+    """Nothing the request set survives it: the test gets back its own tenant."""
+    if not _tenant_before_request:
+        return
+    tenant = _tenant_before_request.pop()
+    if _in_shared_transaction():
+        with connection.connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [tenant])
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _each_request_starts_without_a_tenant():
+    signals.request_started.connect(_request_started, dispatch_uid="tests-tenant-reset")
+    signals.request_finished.connect(_request_finished, dispatch_uid="tests-tenant-reset")
+    yield
+    signals.request_started.disconnect(dispatch_uid="tests-tenant-reset")
+    signals.request_finished.disconnect(dispatch_uid="tests-tenant-reset")

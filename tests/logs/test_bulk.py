@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from logs.models import EventKey
 from tests.logs.conftest import event_body, stored
 
 URL = "/api/v1/logs/bulk"
@@ -46,7 +46,21 @@ def test_retried_batch_counts_duplicates(parties):
     response = bulk(client, events + [events[0]])
     assert response.json()["created"] == 1
     assert response.json()["duplicates"] == 3
-    assert EventKey.objects.count() == 3
+    assert sorted(str(row["id"]) for row in stored()) == sorted(e["id"] for e in events)
+
+
+def test_a_retried_batch_repeating_explicit_timestamps_is_all_duplicates(parties):
+    client = parties.client("a_admin")
+    when = datetime.now(UTC) - timedelta(hours=2, microseconds=654321)
+    events = [
+        item(id=str(uuid.uuid4()), timestamp=(when + timedelta(seconds=i)).isoformat())
+        for i in range(3)
+    ]
+    assert bulk(client, events).status_code == 201
+    retry = bulk(client, events)
+    assert retry.status_code == 201, retry.json()
+    assert retry.json() == {"created": 0, "duplicates": 3, "ids": [e["id"] for e in events]}
+    assert len(stored()) == 3
 
 
 def test_one_invalid_item_refuses_the_batch_and_lists_every_bad_item(parties):
@@ -64,7 +78,7 @@ def test_a_conflicting_item_refuses_the_batch(parties):
     bulk(client, [item(id=taken)])
     response = bulk(client, [item(), item(id=taken, action="DELETE")])
     assert response.status_code == 409
-    assert len(stored()) == 1
+    assert [(str(r["id"]), r["action"]) for r in stored()] == [(taken, "LOGIN")]
 
 
 def test_one_id_twice_with_different_content_is_400(parties):

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from logs.models import EventKey
 from tests.logs.conftest import at, event_body, stored
 
 URL = "/api/v1/logs"
@@ -75,7 +74,29 @@ def test_same_id_same_content_is_200_with_the_stored_event(parties):
     again = post(client, {**payload, "action": "LOGIN"})  # same after normalisation
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json() == first.json()
-    assert EventKey.objects.count() == 1
+    assert [str(row["id"]) for row in stored()] == [payload["id"]]
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        lambda when: when.isoformat(),  # +00:00, microseconds
+        lambda when: when.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        lambda when: when.astimezone(timezone(timedelta(hours=-5, minutes=-30))).isoformat(),
+    ],
+    ids=["offset", "zulu", "another-offset"],
+)
+def test_a_retry_repeating_its_explicit_timestamp_is_200(parties, spelling):
+    # A client that names the timestamp sends the same one when it retries: the
+    # retry is the same event (200 with the stored event), never a conflict.
+    client = parties.client("a_admin")
+    when = datetime.now(UTC) - timedelta(minutes=3, microseconds=123457)
+    payload = event_body(id=str(uuid.uuid4()), timestamp=when.isoformat())
+    first = post(client, payload)
+    again = post(client, {**payload, "timestamp": spelling(when)})
+    assert (first.status_code, again.status_code) == (201, 200), again.json()
+    assert again.json() == first.json()
+    assert [str(row["id"]) for row in stored()] == [payload["id"]]
 
 
 def test_same_id_other_content_is_409_and_stores_nothing_more(parties):
@@ -87,6 +108,7 @@ def test_same_id_other_content_is_409_and_stores_nothing_more(parties):
     assert response["Content-Type"] == "application/problem+json"
     other_time = post(client, event_body(id=event_id, timestamp=at(1)))
     assert other_time.status_code == 409
+    assert [(str(r["id"]), r["action"]) for r in stored()] == [(event_id, "LOGIN")]
 
 
 def test_same_id_in_another_tenant_is_another_event(parties):
