@@ -89,14 +89,15 @@ def flatten_errors(detail: Any, path: str = "") -> Iterator[dict]:
                 yield {
                     "field": path,
                     "message": str(item),
-                    "code": getattr(item, "code", "invalid"),
+                    "code": getattr(item, "code", None) or "invalid",
                 }
         else:
             for index, item in enumerate(detail):
                 if item:
                     yield from flatten_errors(item, f"{path}[{index}]")
     else:
-        yield {"field": path, "message": str(detail), "code": getattr(detail, "code", "invalid")}
+        code = getattr(detail, "code", None) or "invalid"  # never null: the schema says string
+        yield {"field": path, "message": str(detail), "code": code}
 
 
 def _validation_problem(detail: Any) -> dict:
@@ -170,6 +171,8 @@ def exception_handler(exc: Exception, context: dict) -> Response:
             message = next(iter(flatten_errors(detail)), {"message": message})["message"]
         codes = api_exc.get_codes()
         body = problem(api_exc.status_code, message, code=codes if isinstance(codes, str) else None)
+        if api_exc.status_code == 400:
+            body["errors"] = []  # every 400 has the list (the schema's ValidationProblem)
     headers = {}
     if auth_header := getattr(api_exc, "auth_header", None):
         headers["WWW-Authenticate"] = auth_header

@@ -57,5 +57,6 @@ class UserCreateSerializer(StrictSerializerMixin, serializers.Serializer):
 
 class UserSerializer(serializers.Serializer):
     username = serializers.CharField()
-    email = serializers.EmailField()
+    # Optional at creation: "" when none was given, so not always an email address.
+    email = serializers.CharField()
     is_platform_admin = serializers.BooleanField(source="is_superuser")
