@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core import signals
 from django.db import connection, connections
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from scripts import servers
 from tests.processes import base_env, running
@@ -132,17 +133,19 @@ def _in_shared_transaction() -> bool:
 
 
 def _request_started(**kwargs) -> None:
-    """A request starts with no tenant, as it does in production.
+    """A request starts as in production: in a transaction of its own, no tenant set.
 
     In production every request is its own transaction, so `app.tenant_id`
     (transaction-local) is always empty when it starts. Tests that share one
     transaction would otherwise hand the tenant set by one request to the
-    next, hiding a request that forgot to set its own. The raw driver cursor
+    next, hiding a request that forgot to set its own. Each request also runs
+    in a savepoint of its own (see _request_finished). The raw driver cursor
     keeps these statements out of the tests' query counts.
     """
     if not _in_shared_transaction():
         return  # transactional test or no database: each request commits alone
     with connection.connection.cursor() as cursor:
+        cursor.execute("SAVEPOINT tests_request")
         cursor.execute(
             "SELECT current_setting('app.tenant_id', true), set_config('app.tenant_id', '', true)"
         )
@@ -150,13 +153,31 @@ def _request_started(**kwargs) -> None:
 
 
 def _request_finished(**kwargs) -> None:
-    """Nothing the request set survives it: the test gets back its own tenant."""
-    if not _tenant_before_request:
+    """Nothing the request set survives it, and its failure stays its own.
+
+    A request whose transaction failed is rolled back to its savepoint (in
+    production its transaction would end there). A rollback mark left by a view
+    outside ATOMIC_REQUESTS (DRF's handler marks the enclosing atomic block, in
+    production there is none) is dropped, as it is a no-op in production. Then
+    the test gets its own tenant back.
+    """
+    if not _tenant_before_request or not connection.in_atomic_block:
         return
     tenant = _tenant_before_request.pop()
-    if _in_shared_transaction():
-        with connection.connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [tenant])
+    failed = connection.connection.info.transaction_status == TransactionStatus.INERROR
+    with connection.connection.cursor() as cursor:
+        if failed:
+            cursor.execute("ROLLBACK TO SAVEPOINT tests_request")
+        cursor.execute("RELEASE SAVEPOINT tests_request")
+        cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [tenant])
+    connection.needs_rollback = False
+
+
+def end_open_requests() -> None:
+    """Finish in-process requests whose server never closed the response
+    (schemathesis' WSGI client does not): as a WSGI server would on completion."""
+    while _tenant_before_request:
+        _request_finished()
 
 
 @pytest.fixture(autouse=True, scope="session")

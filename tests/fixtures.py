@@ -105,3 +105,24 @@ def matrix_call(parties: Parties, party: str | None, method: str, path: str, bod
     if response.status_code >= 400:
         assert response["Content-Type"] == "application/problem+json"
     return response
+
+
+@pytest.fixture
+def frozen_login_windows(monkeypatch):
+    """The login limits' windows do not roll over during the test.
+
+    django-ratelimit counts in fixed windows (per key, with jitter); a test that
+    makes five failed logins and expects the sixth to be refused would pass or
+    fail depending on whether a window ended in between. Each window here ends
+    one period after the test's first use of that period, whatever the clock.
+    """
+    import time
+
+    from django_ratelimit import core
+
+    ends: dict[int, int] = {}
+
+    def window_end(value, period: int) -> int:
+        return ends.setdefault(period, int(time.time()) + period)
+
+    monkeypatch.setattr(core, "_get_window", window_end)

@@ -35,6 +35,8 @@ APP_URL = f"postgres://auditlog_app@127.0.0.1:5432/{DATABASE}"
 OWNER_URL = f"postgres://auditlog_owner@127.0.0.1:5432/{DATABASE}"
 WEB_PORT, ALT_PORT = 8390, 8391
 ROUTED_PORT = 8392  # nginx; its pools on 8393 and 8395 (scripts/servers.py Ports)
+# The bulk ingest's client threads, and so the COPY ceiling's connections.
+BULK_CLIENTS = 4
 
 
 def parse_args() -> argparse.Namespace:
@@ -73,11 +75,16 @@ def prepare(args, env) -> tuple[dict, EventFactory]:
     log(f"generating {args.events:,} events")
     path = seed.write_copy_file(factory, args.events)
     try:
-        log("raw COPY into logs_event (the ingest ceiling)")
-        seconds = seed.copy_file(DATABASE, path)
+        log(f"raw COPY into logs_event (the ingest ceiling), {BULK_CLIENTS} connections")
+        seconds = seed.copy_file(DATABASE, path, connections=BULK_CLIENTS)
     finally:
         path.unlink()
-    result["copy"] = {"events": args.events, "seconds": seconds, "rate": args.events / seconds}
+    result["copy"] = {
+        "events": args.events,
+        "seconds": seconds,
+        "rate": args.events / seconds,
+        "connections": BULK_CLIENTS,
+    }
     log(f"COPY: {result['copy']['rate']:,.0f} rows/s")
     if args.export_rows:
         log(f"seeding {args.export_rows:,} events of {extras.EXPORT_TENANT} for the export rows")
@@ -140,8 +147,8 @@ def run() -> int:
 
     bodies = bulk_bodies(factory, args.bulk_events)
     with servers.wsgi(env, WEB_PORT, args.workers) as web:
-        log(f"bulk ingest over HTTP: {args.bulk_events:,} events in batches of 1000, 4 clients")
-        results["bulk"] = load.bulk_ingest(WEB_PORT, token, bodies, threads=4)
+        log(f"bulk ingest: {args.bulk_events:,} events, 1000 per request, {BULK_CLIENTS} clients")
+        results["bulk"] = load.bulk_ingest(WEB_PORT, token, bodies, threads=BULK_CLIENTS)
         log(f"bulk: {results['bulk']['rate']:,.0f} events/s")
         log(f"single POSTs: 32 clients for {args.single_seconds}s (wrk)")
         results["single_wsgi"] = load.single_posts(

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
 import socket
 import threading
 import time
+from pathlib import Path
 
 import load
 import servers
@@ -16,17 +18,8 @@ EXPORT_TENANT = "bench-export"
 
 
 def export(port: int, token: str, tenant: str, fmt: str, master_pid: int) -> dict:
-    """Stream one export to the end; rows/s and the peak RSS of the web workers."""
-    peak, stop = [0], threading.Event()
-    baseline = _worker_rss(master_pid)
-
-    def sample():
-        while not stop.is_set():
-            peak[0] = max(peak[0], _worker_rss(master_pid))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    """Stream one export to the end; rows/s and the resident memory of the
+    worker process that serves it (found by its end of this TCP connection)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     started = time.perf_counter()
     conn.request(
@@ -37,6 +30,19 @@ def export(port: int, token: str, tenant: str, fmt: str, master_pid: int) -> dic
     response = conn.getresponse()
     if response.status != 200:
         raise RuntimeError(f"export -> {response.status}: {response.read(300)!r}")
+    assert conn.sock is not None
+    worker = serving_pid(master_pid, port, conn.sock.getsockname()[1])
+    first = peak = servers.own_rss_kib(worker)
+    stop = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, servers.own_rss_kib(worker))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     lines = size = 0
     while chunk := response.read(1 << 16):
         lines += chunk.count(b"\n")
@@ -51,15 +57,38 @@ def export(port: int, token: str, tenant: str, fmt: str, master_pid: int) -> dic
         "mib": size / 2**20,
         "seconds": elapsed,
         "rate": rows / elapsed,
-        "rss_before_mib": baseline / 1024,
-        "rss_peak_mib": peak[0] / 1024,
+        "rss_before_mib": first / 1024,
+        "rss_peak_mib": peak / 1024,
     }
 
 
-def _worker_rss(master_pid: int) -> int:
-    """The largest resident size among the WSGI workers (one serves the export), KiB."""
-    workers = servers._children(master_pid)
-    return max((servers.rss_kib(pid) for pid in workers), default=0)
+def serving_pid(master_pid: int, server_port: int, client_port: int) -> int:
+    """The gunicorn worker holding the server end of the client's connection.
+
+    /proc/net/tcp names the socket (by inode) whose local port is the server's
+    and remote port the client's; the worker is the child that has it open.
+    """
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = (int(address.split(":")[1], 16) for address in fields[1:3])
+        if (local, remote) == (server_port, client_port):
+            inode = fields[9]
+            break
+    if inode is None:
+        raise RuntimeError(f"no server socket for client port {client_port}")
+    for pid in servers._children(master_pid):
+        try:
+            fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd) == f"socket:[{inode}]":
+                    return pid
+            except OSError:
+                continue
+    raise RuntimeError(f"no worker of {master_pid} holds socket {inode}")
 
 
 def stream_latency(http_port: int, ws_port: int, token: str, tenant: str, count: int) -> dict:

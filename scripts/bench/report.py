@@ -23,7 +23,8 @@ def render(args, r: dict, machine: str) -> str:
     bulk = r["bulk"]
     if copy:
         lines.append(
-            f"| raw COPY into logs_event (ceiling) | {_f(copy['rate'], 0)} rows/s "
+            f"| raw COPY into logs_event (ceiling, {copy.get('connections', 1)} connections) "
+            f"| {_f(copy['rate'], 0)} rows/s "
             f"({copy['events']:,} rows in {_f(copy['seconds'])} s) | - | - |"
         )
         ratio = bulk["rate"] / copy["rate"]
@@ -69,8 +70,8 @@ def export_row(tenant: str, e: dict) -> str:
     ok = "meets" if e["rate"] >= 20_000 else "misses"
     return (
         f"| export {e['format']} of {tenant} ({e['rows']:,} rows, {_f(e['mib'])} MiB) | "
-        f"{_f(e['rate'], 0)} rows/s in {_f(e['seconds'])} s | web worker RSS "
-        f"{_f(e['rss_before_mib'])} MiB before, peak {_f(e['rss_peak_mib'])} MiB | "
+        f"{_f(e['rate'], 0)} rows/s in {_f(e['seconds'])} s | RSS of the worker serving it "
+        f"{_f(e['rss_before_mib'])} MiB at the first byte, peak {_f(e['rss_peak_mib'])} MiB | "
         f"{ok} >= 20k rows/s |"
     )
 

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,17 +88,60 @@ def write_copy_file(factory: EventFactory, count: int, tenant: str | None = None
     return Path(handle.name)
 
 
-def copy_file(database: str, path: Path) -> float:
-    """COPY the file into logs_event; returns seconds spent in COPY."""
+def copy_file(database: str, path: Path, connections: int = 1) -> float:
+    """COPY the file into logs_event over `connections` concurrent connections.
+
+    Each connection copies its own share of the file (split at line boundaries)
+    in its own transaction; returns the wall seconds from the first COPY's
+    start to the last COMMIT. The ceiling runs with as many connections as the
+    bulk ingest has clients, so the two are compared at the same concurrency.
+    """
+    ranges = _line_ranges(path, connections)
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in COPY_COLUMNS)
     statement = sql.SQL("COPY logs_event ({}) FROM STDIN").format(columns)
-    with psycopg.connect(admin_url(database)) as conn, conn.cursor() as cursor:
+    conns = [psycopg.connect(admin_url(database)) for _ in ranges]
+    errors: list[BaseException] = []
+
+    def copy_range(conn, start: int, end: int) -> None:
+        try:
+            with conn.cursor() as cursor, cursor.copy(statement) as copy, path.open("rb") as f:
+                f.seek(start)
+                while (left := end - f.tell()) > 0 and (block := f.read(min(1 << 20, left))):
+                    copy.write(block)
+            conn.commit()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=copy_range, args=(conn, start, end))
+        for conn, (start, end) in zip(conns, ranges, strict=True)
+    ]
+    try:
         started = time.perf_counter()
-        with cursor.copy(statement) as copy, path.open("rb") as source:
-            while block := source.read(1 << 20):
-                copy.write(block)
-        conn.commit()
-        return time.perf_counter() - started
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        for conn in conns:
+            conn.close()
+    if errors:
+        raise errors[0]
+    return elapsed
+
+
+def _line_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
+    """`parts` byte ranges of the file, each ending at a line boundary."""
+    size = path.stat().st_size
+    bounds = [0]
+    with path.open("rb") as f:
+        for i in range(1, parts):
+            f.seek(max(bounds[-1], size * i // parts))
+            f.readline()  # to the end of the line this offset falls in
+            bounds.append(min(f.tell(), size))
+    bounds.append(size)
+    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
 def analyze(database: str) -> None:

@@ -107,6 +107,17 @@ def rss_kib(pid: int) -> int:
     return total
 
 
+def own_rss_kib(pid: int) -> int:
+    """Resident memory of one process alone (not its children), KiB; 0 once gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
 def _children(pid: int) -> list[int]:
     try:
         out = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()

@@ -19,6 +19,13 @@ pytestmark = pytest.mark.django_db
 BASE = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0) - timedelta(days=3)
 
 
+@pytest.fixture(autouse=True)
+def _times_of_this_test(monkeypatch):
+    # BASE is taken when each test runs, not when the module is imported.
+    base = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)
+    monkeypatch.setitem(globals(), "BASE", base - timedelta(days=3))
+
+
 def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 

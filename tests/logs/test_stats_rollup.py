@@ -29,6 +29,18 @@ pytestmark = pytest.mark.django_db
 
 NOW = datetime.now(UTC)
 BASE = NOW.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
+
+
+@pytest.fixture(autouse=True)
+def _times_of_this_test(monkeypatch):
+    # NOW and BASE are taken when each test runs, not when the module is imported
+    # (a long run could otherwise cross an hour or a day between the two).
+    now = datetime.now(UTC)
+    monkeypatch.setitem(globals(), "NOW", now)
+    base = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=3)
+    monkeypatch.setitem(globals(), "BASE", base)
+
+
 USERS = ["ursula", "uma", "ulf", "una"]
 ACTIONS = ["login", "view", "update"]
 SEVERITIES = ["INFO", "WARNING", "ERROR", "CRITICAL"]

@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""Targeted mutation testing: break the code that decides isolation, idempotency,
+durability and limits, one mutation at a time, and check the tests notice.
+
+Each mutation replaces one small code snippet (found exactly once in its file)
+and runs the tests that should catch it. A mutation is CAUGHT when those tests
+fail, SURVIVED when they pass (a gap in the suite), SKIPPED when its snippet is
+no longer in the file (the code was refactored: update the list). The file is
+restored after every run, whatever happens.
+
+Not part of `make test` (it runs the selected tests once per mutation, several
+minutes in all). Run it with the local SQS endpoint, as the tests need:
+
+    TEST_RUN_ID=mutate SQS_ENDPOINT_URL=http://127.0.0.1:9340 \\
+      .venv/bin/python scripts/sqs_local.py -- .venv/bin/python scripts/mutate.py [-k NAME]
+
+Exit status 1 when any mutation survived. See docs/testing.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    path: str
+    find: str
+    replace: str
+    tests: tuple[str, ...]  # pytest arguments: paths, node ids, -k expressions
+
+
+MUTATIONS = [
+    # --- isolation -----------------------------------------------------------
+    Mutation(
+        "scoped queryset without the tenant filter",
+        "tenants/scoping.py",
+        "._default_manager.filter(tenant_id=self.access.tenant_id)",
+        "._default_manager.all()",
+        ("tests/tenants/test_app_level_filter.py",),
+    ),
+    Mutation(
+        "tenant never activated for row-level security",
+        "tenants/scoping.py",
+        "        activate(self.access.tenant_id)\n",
+        "        pass\n",
+        ("tests/logs/test_read.py", "tests/logs/test_ingest.py"),
+    ),
+    Mutation(
+        "role check skipped",
+        "tenants/scoping.py",
+        "if not self.access.allows(operation):",
+        "if False:",
+        ("tests/tenants/test_role_matrix.py", "tests/logs/test_role_matrix_events.py"),
+    ),
+    Mutation(
+        "the user role sees every event of its tenant",
+        "tenants/scoping.py",
+        "if actor_field and self.access.sees_only_own_events:",
+        "if False:",
+        ("tests/logs/test_role_matrix_events.py", "tests/logs/test_read.py"),
+    ),
+    Mutation(
+        "every caller resolved like a platform administrator",
+        "tenants/scoping.py",
+        "    if user.is_superuser:\n        tenant = Tenant.objects",
+        "    if True:\n        tenant = Tenant.objects",
+        ("tests/tenants/", "tests/logs/test_ingest.py"),
+    ),
+    # --- idempotency ---------------------------------------------------------
+    Mutation(
+        "a retry naming its timestamp is a conflict",
+        "logs/validation.py",
+        "return not retry.timestamp_given or retry.timestamp == timestamp",
+        "return not retry.timestamp_given",
+        ("tests/logs/test_ingest.py", "tests/logs/test_bulk.py"),
+    ),
+    Mutation(
+        "a retry at another timestamp is the same event",
+        "logs/validation.py",
+        "return not retry.timestamp_given or retry.timestamp == timestamp",
+        "return True",
+        ("tests/logs/test_ingest.py", "tests/logs/test_bulk.py"),
+    ),
+    Mutation(
+        "a retry with other content is the same event",
+        "logs/validation.py",
+        "    if bytes(content_hash) != retry.content_hash:\n        return False\n",
+        "",
+        ("tests/logs/test_ingest.py", "tests/logs/test_bulk.py"),
+    ),
+    Mutation(
+        "conflicting retries are not refused",
+        "logs/services.py",
+        "    if clashes:\n        raise Conflict(",
+        "    if False:\n        raise Conflict(",
+        ("tests/logs/test_ingest.py", "tests/logs/test_bulk.py"),
+    ),
+    # --- durability and side effects ------------------------------------------
+    Mutation(
+        "event writes with synchronous_commit=off",
+        "logs/services.py",
+        "        cursor.execute(INSERT_SQL, params)",
+        '        cursor.execute("SET LOCAL synchronous_commit = off")\n'
+        "        cursor.execute(INSERT_SQL, params)",
+        ("tests/logs/test_durability.py", "-k", "postgresql"),
+    ),
+    Mutation(
+        "stream publish before COMMIT",
+        "logs/services.py",
+        "transaction.on_commit(lambda: events_committed(tenant_id, rows))",
+        "events_committed(tenant_id, rows)",
+        ("tests/logs/test_ingest.py", "tests/logs/test_stream_live.py"),
+    ),
+    Mutation(
+        "a partition day remembered before COMMIT",
+        "logs/services.py",
+        "transaction.on_commit(lambda: _known_days.update(missing))",
+        "_known_days.update(missing)",
+        ("tests/logs/test_storage.py",),
+    ),
+    # --- limits -----------------------------------------------------------------
+    Mutation(
+        "API rate limits never refuse",
+        "auditlog_project/ratelimits.py",
+        "        if hits > limit:\n",
+        "        if False:\n",
+        ("tests/", "-k", "rate or limit or throttl or 429"),
+    ),
+    Mutation(
+        "API rate limits one request late",
+        "auditlog_project/ratelimits.py",
+        "        if hits > limit:\n",
+        "        if hits > limit + 1:\n",
+        ("tests/", "-k", "rate or limit or throttl or 429"),
+    ),
+    Mutation(
+        "login limit one attempt late",
+        "auditlog_project/ratelimits.py",
+        'usage["count"] >= usage["limit"]',
+        'usage["count"] > usage["limit"]',
+        ("tests/accounts/",),
+    ),
+]
+
+
+def run_tests(args: tuple[str, ...], reuse_db: bool) -> tuple[bool, float]:
+    """(passed, seconds) for one pytest run of `args`."""
+    command = [str(ROOT / ".venv" / "bin" / "pytest"), "-x", "-q", "-p", "no:cacheprovider"]
+    command += ["--reuse-db" if reuse_db else "--create-db", *args]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "auditlog_project.settings.test"}
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    return done.returncode == 0, time.monotonic() - started
+
+
+def apply(mutation: Mutation) -> str | None:
+    """The original text after applying `mutation`, or None when its snippet is gone."""
+    path = ROOT / mutation.path
+    original = path.read_text()
+    if original.count(mutation.find) != 1:
+        return None
+    path.write_text(original.replace(mutation.find, mutation.replace))
+    return original
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-k", help="only mutations whose name contains this text")
+    options = parser.parse_args()
+    chosen = [m for m in MUTATIONS if not options.k or options.k in m.name]
+    passed, seconds = run_tests(("tests/logs/test_ingest.py",), reuse_db=False)
+    if not passed:
+        print("the unmutated tests fail: fix them first", file=sys.stderr)
+        return 2
+    results = []
+    for mutation in chosen:
+        original = apply(mutation)
+        if original is None:
+            outcome, seconds = "SKIPPED (snippet not found once: update scripts/mutate.py)", 0.0
+        else:
+            try:
+                survived, seconds = run_tests(mutation.tests, reuse_db=True)
+            finally:
+                (ROOT / mutation.path).write_text(original)
+            outcome = "SURVIVED" if survived else "caught"
+        results.append((mutation, outcome))
+        print(f"{outcome:9} {seconds:6.1f}s  {mutation.path}: {mutation.name}", flush=True)
+    caught = sum(outcome == "caught" for _, outcome in results)
+    survived = [m.name for m, outcome in results if outcome == "SURVIVED"]
+    skipped = len(results) - caught - len(survived)
+    print(f"\n{caught} caught, {len(survived)} survived, {skipped} skipped")
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
