@@ -39,7 +39,7 @@ from accounts.services import token_pair_issue
 from auditlog_project.wsgi import application
 from logs import services
 from logs.validation import parse_event
-from tenants.scoping import activate
+from tenants.scoping import activate, resolve_access
 from tests.conftest import end_open_requests
 from tests.fixtures import PASSWORD
 from tests.logs.conftest import event_body
@@ -97,8 +97,11 @@ NASTY = st.one_of(
     ),
     st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=40),
 )
-# Keys whose value must stay structural for the case to mean anything.
-KEEP = {"tenant_id", "cursor", "format", "bucket", "page_size", "password", "refresh"}
+# Free-text values (filters and event fields): where any string is valid input.
+FREE_TEXT = {
+    "user_id", "session_id", "resource_type", "resource_id", "request_id", "q",
+    "message", "user_agent", "name",
+}  # fmt: skip
 
 
 def _known_tenant(case) -> None:
@@ -127,12 +130,13 @@ def _known_tenant(case) -> None:
 
 
 def _nasty_strings(case, text: str) -> None:
-    """Put `text` in every free string of the query and the top-level body."""
-    for part in (case.query, case.body):
+    """Put `text` in every free-text value of the query, the body and its events."""
+    body = case.body if isinstance(case.body, dict) else {}
+    events = [e for e in body.get("events") or [] if isinstance(e, dict)]
+    for part in (case.query, body, *events):
         if isinstance(part, dict):
-            for key, value in list(part.items()):
-                if key not in KEEP and isinstance(value, str):
-                    part[key] = text
+            for key in FREE_TEXT & set(part):
+                part[key] = text
 
 
 @schema.hook
@@ -162,9 +166,9 @@ def keep_the_test_connection(member_headers):
     signals.request_finished.connect(close_old_connections)
 
 
-def _store_events(count: int) -> list[str]:
+def _store_events(admin, count: int) -> list[str]:
     """Events of the fuzzing tenant, stored by the service (not the API under test)."""
-    access = type("Access", (), {"tenant_id": TENANT})()
+    access = resolve_access(admin, TENANT)
     ids = []
     with transaction.atomic():
         activate(TENANT)
@@ -182,7 +186,7 @@ def member_headers(request, parties) -> dict:
     if operation in REFUSED[role] or (operation in PLATFORM_ONLY and role != "admin"):
         pytest.skip(f"{operation} is refused to the {role} role (tests/*/test_role_matrix*.py)")
     user = parties.platform_admin if operation in PLATFORM_ONLY else getattr(parties, ROLES[role])
-    events = _store_events(3)
+    events = _store_events(parties.a_admin, 3)
     CURRENT.update(user=user, events=events)
     return {"Authorization": f"Bearer {AccessToken.for_user(user)}", "Host": "localhost"}
 
