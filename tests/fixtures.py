@@ -108,21 +108,27 @@ def matrix_call(parties: Parties, party: str | None, method: str, path: str, bod
 
 
 @pytest.fixture
-def frozen_login_windows(monkeypatch):
-    """The login limits' windows do not roll over during the test.
+def frozen_rate_windows(monkeypatch):
+    """Rate-limit windows (logins included) do not roll over during the test.
 
-    django-ratelimit counts in fixed windows (per key, with jitter); a test that
-    makes five failed logins and expects the sixth to be refused would pass or
-    fail depending on whether a window ended in between. Each window here ends
-    one period after the test's first use of that period, whatever the clock.
+    The limits count in fixed windows aligned to the epoch; a test that makes
+    five failed logins and expects the sixth to be refused would pass or fail
+    depending on whether a window (a minute) ended in between. Here the
+    limiter's wall clock stands still at the test's start; everything else in
+    `time` (monotonic deadlines) runs on.
     """
-    import time
+    import time as real_time
 
-    from django_ratelimit import core
+    from auditlog_project import ratelimits
 
-    ends: dict[int, int] = {}
+    class FrozenWallClock:
+        def __init__(self) -> None:
+            self.now = real_time.time()
 
-    def window_end(value, period: int) -> int:
-        return ends.setdefault(period, int(time.time()) + period)
+        def time(self) -> float:
+            return self.now
 
-    monkeypatch.setattr(core, "_get_window", window_end)
+        def __getattr__(self, name: str):
+            return getattr(real_time, name)
+
+    monkeypatch.setattr(ratelimits, "time", FrozenWallClock())

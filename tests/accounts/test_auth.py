@@ -155,7 +155,7 @@ def test_create_user_conflict_and_weak_password(parties):
     assert {e["field"] for e in weak.json()["errors"]} == {"password"}
 
 
-@pytest.mark.usefixtures("frozen_login_windows")
+@pytest.mark.usefixtures("frozen_rate_windows")
 class TestBruteForce:
     def test_failed_logins_per_username_are_limited_with_retry_after(self):
         victim = make_user(fresh_name("victim")).username
