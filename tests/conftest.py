@@ -180,6 +180,13 @@ def end_open_requests() -> None:
         _request_finished()
 
 
+@pytest.fixture(autouse=True)
+def _no_request_of_an_earlier_test():
+    # A streamed response an earlier test never read leaves its request open;
+    # its savepoint went with that test's transaction.
+    _tenant_before_request.clear()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _each_request_starts_without_a_tenant():
     signals.request_started.connect(_request_started, dispatch_uid="tests-tenant-reset")
