@@ -119,7 +119,7 @@ MUTATIONS = [
         "logs/services.py",
         "transaction.on_commit(lambda: events_committed(tenant_id, rows))",
         "events_committed(tenant_id, rows)",
-        ("tests/logs/test_ingest.py", "tests/logs/test_stream_live.py"),
+        ("tests/logs/test_after_commit.py", "tests/logs/test_ingest.py"),
     ),
     # --- limits -----------------------------------------------------------------
     Mutation(
@@ -156,14 +156,23 @@ def run_tests(args: tuple[str, ...], reuse_db: bool) -> tuple[bool, float]:
     return done.returncode == 0, time.monotonic() - started
 
 
-def apply(mutation: Mutation) -> str | None:
-    """The original text after applying `mutation`, or None when its snippet is gone."""
+def apply(mutation: Mutation) -> tuple[Path, str] | None:
+    """(file, its original text) after applying `mutation`; None when its snippet is gone.
+
+    `mutation.path` names a file; when that file has become a package (or the
+    path names a folder), the snippet is looked for in every module under it.
+    The snippet must occur exactly once in all.
+    """
     path = ROOT / mutation.path
-    original = path.read_text()
-    if original.count(mutation.find) != 1:
+    folder = path if path.is_dir() else path.with_suffix("")
+    candidates = [path] if path.is_file() else sorted(folder.rglob("*.py"))
+    found = [(c, c.read_text()) for c in candidates]
+    hits = [(c, text) for c, text in found if mutation.find in text]
+    if len(hits) != 1 or hits[0][1].count(mutation.find) != 1:
         return None
-    path.write_text(original.replace(mutation.find, mutation.replace))
-    return original
+    target, original = hits[0]
+    target.write_text(original.replace(mutation.find, mutation.replace))
+    return target, original
 
 
 def main() -> int:
@@ -177,22 +186,25 @@ def main() -> int:
         return 2
     results = []
     for mutation in chosen:
-        original = apply(mutation)
-        if original is None:
+        applied = apply(mutation)
+        if applied is None:
             outcome, seconds = "SKIPPED (snippet not found once: update scripts/mutate.py)", 0.0
         else:
+            target, original = applied
             try:
                 survived, seconds = run_tests(mutation.tests, reuse_db=True)
             finally:
-                (ROOT / mutation.path).write_text(original)
+                target.write_text(original)
             outcome = "SURVIVED" if survived else "caught"
         results.append((mutation, outcome))
         print(f"{outcome:9} {seconds:6.1f}s  {mutation.path}: {mutation.name}", flush=True)
     caught = sum(outcome == "caught" for _, outcome in results)
-    survived = [m.name for m, outcome in results if outcome == "SURVIVED"]
-    skipped = len(results) - caught - len(survived)
-    print(f"\n{caught} caught, {len(survived)} survived, {skipped} skipped")
-    return 1 if survived else 0
+    survivors = [m.name for m, outcome in results if outcome == "SURVIVED"]
+    skipped = len(results) - caught - len(survivors)
+    print(f"\n{caught} caught, {len(survivors)} survived, {skipped} skipped")
+    for name in survivors:
+        print(f"  survived: {name}")
+    return 1 if survivors else 0
 
 
 if __name__ == "__main__":
