@@ -27,11 +27,12 @@ def export(port: int, token: str, tenant: str, fmt: str, master_pid: int) -> dic
         f"/api/v1/logs/export?tenant_id={tenant}&format={fmt}",
         headers={"Authorization": f"Bearer {token}"},
     )
+    assert conn.sock is not None  # connected by request(); getresponse() may drop it
+    client_port = conn.sock.getsockname()[1]
     response = conn.getresponse()
     if response.status != 200:
         raise RuntimeError(f"export -> {response.status}: {response.read(300)!r}")
-    assert conn.sock is not None
-    worker = serving_pid(master_pid, port, conn.sock.getsockname()[1])
+    worker = serving_pid(master_pid, port, client_port)
     first = peak = servers.own_rss_kib(worker)
     stop = threading.Event()
 
