@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
 from .queues import queue_ready
+from .ratelimits import redis_client
 
 
 def _postgresql() -> None:
@@ -19,7 +19,8 @@ def _postgresql() -> None:
 
 
 def _redis() -> None:
-    if not cache._cache.get_client().ping():  # type: ignore[attr-defined]
+    """The Redis of REDIS_URL (limits, stream, cache) answers PING within 0.5 s."""
+    if not redis_client().ping():
         raise RuntimeError("PING failed")
 
 

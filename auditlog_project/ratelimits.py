@@ -3,7 +3,8 @@
 The mechanism: fixed-window counters (`{RATE_LIMIT_KEY_PREFIX}:{key}:{window}`,
 every counter of a request checked and counted by one Lua script, so in ONE
 round trip; a refused request counts on none) and concurrency slots (a sorted
-set of holders per key, each with an expiry, taken by a Lua script). The Redis
+set of holders per key, each with an expiry; a place under several caps is
+taken by one Lua script, all or nothing). The Redis
 client is built from `REDIS_URL`, one per process, with short timeouts and no
 retries, since it sits on every request.
 
@@ -18,8 +19,10 @@ Its users:
 - API limits per principal and per tenant for each kind of request
   (`enforce`): the tenant-scoped base view calls it once the tenant is known,
   `PrincipalRateThrottle` for views outside a tenant. 429 with Retry-After.
-- Concurrent exports per tenant (`concurrency_slot`), and any other cap on
-  connections (`acquire_slot` / `release_slot`, e.g. the live stream).
+- Concurrency caps: concurrent exports per tenant (`concurrency_slot`), and
+  the live stream's subscriptions per user and per tenant (`acquire_slots`
+  takes a place under both caps at once; the heartbeat calls `refresh_slot`,
+  the disconnect `release_slot`; async callers use the `a...` wrappers).
 - The login throttle (`auditlog_project.login_throttle`).
 """
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import threading
 import time
 import uuid
@@ -35,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -96,14 +101,36 @@ end
 return refused
 """
 
-# KEYS[1]: the slot set. ARGV: now, the new holder's expiry, limit, holder, ttl.
+# KEYS: the slot sets of every cap. ARGV: now, the new holder's expiry, holder,
+# the sets' lifetime (whole seconds), then one limit per key. Expired holders (a
+# process that died) are dropped first; a place is taken under every cap or none.
+# Returns 0 when taken, else the position (1-based) of the first full cap.
 _ACQUIRE = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-return 1
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
+  if redis.call('ZCARD', key) >= tonumber(ARGV[4 + i]) then return i end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, ARGV[2], ARGV[3])
+  if redis.call('TTL', key) < tonumber(ARGV[4]) then redis.call('EXPIRE', key, ARGV[4]) end
+end
+return 0
 """
+
+# KEYS: the holder's slot sets. ARGV: the new expiry, holder, the sets' lifetime.
+# Only a place still held is extended (XX): an expired one is not taken back.
+_REFRESH = """
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, 'XX', ARGV[1], ARGV[2])
+  if redis.call('TTL', key) < tonumber(ARGV[3]) then redis.call('EXPIRE', key, ARGV[3]) end
+end
+return 0
+"""
+
+
+def _set_lifetime(ttl: float) -> int:
+    """A slot set outlives its newest holder by a second (EXPIRE takes whole seconds)."""
+    return math.ceil(ttl) + 1
 
 
 class _RedisStore:
@@ -118,6 +145,7 @@ class _RedisStore:
         )
         self.take_script = self.client.register_script(_TAKE)
         self.acquire_script = self.client.register_script(_ACQUIRE)
+        self.refresh_script = self.client.register_script(_REFRESH)
         self.down_until = 0.0  # monotonic time before which Redis is not tried
 
     def take(self, counters: Sequence[Counter]) -> list[bool]:
@@ -127,12 +155,25 @@ class _RedisStore:
         refused = set(self.take_script(keys=[c[0] for c in counters], args=args))
         return [i + 1 in refused for i in range(len(counters))]
 
-    def acquire(self, key: str, holder: str, limit: int, ttl: int) -> bool:
+    def acquire(self, caps: Sequence[tuple[str, int]], holder: str, ttl: float) -> int:
         now = time.time()
-        return bool(self.acquire_script(keys=[key], args=[now, now + ttl, limit, holder, ttl]))
+        args: list[float | str] = [
+            now,
+            now + ttl,
+            holder,
+            _set_lifetime(ttl),
+            *(limit for _key, limit in caps),
+        ]
+        return int(self.acquire_script(keys=[key for key, _limit in caps], args=args))
 
-    def release(self, key: str, holder: str) -> None:
-        self.client.zrem(key, holder)
+    def refresh(self, keys: Sequence[str], holder: str, ttl: float) -> None:
+        self.refresh_script(keys=list(keys), args=[time.time() + ttl, holder, _set_lifetime(ttl)])
+
+    def release(self, keys: Sequence[str], holder: str) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.zrem(key, holder)
+        pipe.execute()
 
 
 class _ProcessStore:
@@ -160,19 +201,29 @@ class _ProcessStore:
                         self.counters[key] = (expiry, hits + 1)
             return refused
 
-    def acquire(self, key: str, holder: str, limit: int, ttl: int) -> bool:
+    def acquire(self, caps: Sequence[tuple[str, int]], holder: str, ttl: float) -> int:
         now = time.time()
         with self.lock:
-            holders = {h: t for h, t in self.slots.get(key, {}).items() if t > now}
-            self.slots[key] = holders
-            if len(holders) >= limit:
-                return False
-            holders[holder] = now + ttl
-            return True
+            for position, (key, limit) in enumerate(caps, start=1):
+                holders = {h: t for h, t in self.slots.get(key, {}).items() if t > now}
+                self.slots[key] = holders
+                if len(holders) >= limit:
+                    return position
+            for key, _limit in caps:
+                self.slots[key][holder] = now + ttl
+            return 0
 
-    def release(self, key: str, holder: str) -> None:
+    def refresh(self, keys: Sequence[str], holder: str, ttl: float) -> None:
         with self.lock:
-            self.slots.get(key, {}).pop(holder, None)
+            for key in keys:
+                holders = self.slots.get(key, {})
+                if holder in holders:
+                    holders[holder] = time.time() + ttl
+
+    def release(self, keys: Sequence[str], holder: str) -> None:
+        with self.lock:
+            for key in keys:
+                self.slots.get(key, {}).pop(holder, None)
 
 
 _PROCESS = _ProcessStore()
@@ -182,6 +233,14 @@ _PROCESS = _ProcessStore()
 def _redis_store(url: str) -> _RedisStore:
     """One client per process and Redis URL (redis-py's pool is fork-safe)."""
     return _RedisStore(url)
+
+
+def redis_client() -> redis.Redis:
+    """This process's Redis client for `REDIS_URL` (short timeouts, no retries).
+
+    Public for the readiness probe, which checks the Redis the limits use.
+    """
+    return _redis_store(settings.REDIS_URL).client
 
 
 def _run(operation: Callable[[Any], Any]) -> tuple[Any, Any]:
@@ -241,44 +300,92 @@ def refusal(limits: Sequence[Limit]) -> int | None:
 # --- Concurrency slots ------------------------------------------------------------
 
 
+class CapReached(Exception):
+    """Every place under one of the caps is taken; `key` names that cap (as given)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 @dataclass
 class Slot:
-    """One held place under a concurrency cap; `release()` frees it (idempotent).
+    """One held place under one or more concurrency caps (`release_slot` frees it).
 
-    A holder that never releases (a killed process) is dropped after its ttl.
+    A holder that is neither refreshed nor released within its ttl (a killed
+    process) is dropped by the next `acquire_slots` on the same cap.
     """
 
-    key: str
+    keys: tuple[str, ...]
     holder: str
     store: Any
     released: bool = False
 
     def release(self) -> None:
+        """Free the place under every cap; idempotent; never raises (it expires)."""
         if self.released:
             return
         self.released = True
         try:
-            self.store.release(self.key, self.holder)
+            self.store.release(self.keys, self.holder)
         except RedisError:
-            logger.warning("slot %s not released (Redis down); it expires", self.key)
+            logger.warning("slot %s not released (Redis down); it expires", self.keys)
 
 
-def acquire_slot(key: str, limit: int, ttl: int) -> Slot | None:
-    """A place among at most `limit` concurrent holders of `key`, or None when full.
+def _slot_key(key: str) -> str:
+    return f"{settings.RATE_LIMIT_KEY_PREFIX}:slot:{key}"
 
-    For connection caps (concurrent exports, stream subscriptions): call
-    `release_slot` when the connection ends; a holder lives at most `ttl` seconds.
+
+def acquire_slots(caps: Sequence[tuple[str, int]], ttl: float) -> Slot:
+    """One place under every cap `(key, limit)` at once, all or nothing.
+
+    Raises CapReached naming the first cap that is full; then no place is taken
+    under any of them. One round trip (a Lua script). The place lives `ttl`
+    seconds unless `refresh_slot` extends it; `release_slot` frees it at once.
+    While Redis is down the places are kept in this process (module docstring).
     """
-    name = f"{settings.RATE_LIMIT_KEY_PREFIX}:slot:{key}"
+    keys = tuple(_slot_key(key) for key, _limit in caps)
+    named = [(name, limit) for name, (_key, limit) in zip(keys, caps, strict=True)]
     holder = uuid.uuid4().hex
-    taken, store = _run(lambda store: store.acquire(name, holder, limit, ttl))
-    return Slot(name, holder, store) if taken else None
+    full, store = _run(lambda store: store.acquire(named, holder, ttl))
+    if full:
+        raise CapReached(caps[full - 1][0])
+    return Slot(keys, holder, store)
+
+
+def acquire_slot(key: str, limit: int, ttl: float) -> Slot | None:
+    """A place among at most `limit` concurrent holders of `key`, or None when full."""
+    try:
+        return acquire_slots([(key, limit)], ttl)
+    except CapReached:
+        return None
+
+
+def refresh_slot(slot: Slot, ttl: float) -> None:
+    """Keep a held place for another `ttl` seconds (a heartbeat); never raises.
+
+    Refreshed where it was taken. A place that expired already is not taken
+    back; one in a Redis that stopped answering is logged and left to expire.
+    """
+    if slot.released:
+        return
+    try:
+        slot.store.refresh(slot.keys, slot.holder, ttl)
+    except RedisError:
+        logger.warning("slot %s not refreshed (Redis down); it expires", slot.keys)
 
 
 def release_slot(slot: Slot | None) -> None:
-    """Free a slot from `acquire_slot` (None and a second release are no-ops)."""
+    """Free a slot from `acquire_slots` (None and a second release are no-ops)."""
     if slot is not None:
         slot.release()
+
+
+# The same calls for async code (the stream consumer): each runs in a worker
+# thread, off the event loop, and not on the thread that serialises ORM calls.
+aacquire_slots = sync_to_async(acquire_slots, thread_sensitive=False)
+arefresh_slot = sync_to_async(refresh_slot, thread_sensitive=False)
+arelease_slot = sync_to_async(release_slot, thread_sensitive=False)
 
 
 # --- API limits ---------------------------------------------------------------

@@ -23,7 +23,7 @@ Consumer = Callable[[str, list[dict]], object]
 
 def _live_stream(tenant_id: str, events: list[dict]) -> None:
     """The WebSocket stream: one channel-layer message per request (logs/stream.py)."""
-    stream.on_events_committed(None, tenant_id=tenant_id, events=events)
+    stream.on_events_committed(tenant_id, events)
 
 
 CONSUMERS: list[Consumer] = [_live_stream]

@@ -32,6 +32,13 @@ from rest_framework.exceptions import APIException
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
+from auditlog_project.ratelimits import (
+    CapReached,
+    Slot,
+    aacquire_slots,
+    arefresh_slot,
+    arelease_slot,
+)
 from tenants.permissions import Operation
 from tenants.scoping import TenantAccess, TenantNotAccessible, resolve_access
 
@@ -40,10 +47,10 @@ from .stream import (
     BadFilter,
     ResumeCursor,
     StreamFilter,
-    StreamSlots,
-    TooManyStreams,
     group_name,
     replay,
+    slot_ttl,
+    stream_caps,
     wire,
 )
 
@@ -102,7 +109,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
 
     group: str | None = None
     replayed: frozenset[str] | set[str] = frozenset()
-    slots: StreamSlots | None = None
+    slot: Slot | None = None
     timers: list[asyncio.TimerHandle]
     heartbeat: asyncio.Task | None = None
 
@@ -159,8 +166,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             access = await authorize(user, self.params.get("tenant_id"))
             if access.sees_only_own_events:
                 wanted = wanted.restricted_to(access.username)
-            self.slots = StreamSlots(user.pk, access.tenant_id)
-            await self.slots.acquire()
+            self.slot = await aacquire_slots(stream_caps(user.pk, access.tenant_id), slot_ttl())
         except Refused as refused:
             await self.close(code=refused.code)
             return
@@ -170,8 +176,9 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         except PermissionError:
             await self.close(code=FORBIDDEN)
             return
-        except TooManyStreams as full:
-            await self.close(code=TOO_MANY, reason=f"too many streams for this {full}")
+        except CapReached as full:
+            whose = "user" if full.key.startswith("stream:user:") else "tenant"
+            await self.close(code=TOO_MANY, reason=f"too many streams for this {whose}")
             return
         await self._start(access, wanted, resume)
 
@@ -262,9 +269,9 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
                 return
 
     async def stream_heartbeat(self, message: dict) -> None:
-        """Tell the client it is alive and where to resume from; keep our slots."""
-        if self.slots is not None:
-            await self.slots.refresh()
+        """Tell the client it is alive and where to resume from; keep our place."""
+        if self.slot is not None:
+            await arefresh_slot(self.slot, slot_ttl())
         if self.replayed and time.monotonic() > self.replayed_until:
             self.replayed = set()  # live copies of replayed events have long arrived
         self.cursor = ResumeCursor.now()
@@ -289,11 +296,10 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def _end(self) -> None:
-        """Stop timers and the heartbeat, free the slots; safe to run twice."""
+        """Stop timers and the heartbeat, free the place; safe to run twice."""
         for timer in self.timers:
             timer.cancel()
         if self.heartbeat is not None:
             self.heartbeat.cancel()
-        if self.slots is not None:
-            with suppress(*REDIS_DOWN):  # unreleased slots expire on their own
-                await self.slots.release()
+        # Never raises: a place that Redis cannot free now expires on its own.
+        await arelease_slot(self.slot)

@@ -5,7 +5,8 @@ message), sent to the tenant's group after COMMIT. Subscribers filter on their
 side of the group (severity, action, resource type, user id) and the `user`
 role only ever receives its own events. A subscriber that reconnects with a
 resume cursor is replayed what it missed from PostgreSQL (`replay`), and the
-number of concurrent subscriptions is bounded by Redis slots (`StreamSlots`).
+number of concurrent subscriptions is capped per user and per tenant
+(`stream_caps`, places taken with `auditlog_project.ratelimits.acquire_slots`).
 The delivery guarantee is written out in docs/architecture.md#live-stream.
 """
 
@@ -15,13 +16,11 @@ import asyncio
 import base64
 import binascii
 import logging
-import math
 import os
 import re
 import threading
 import time
 import uuid
-import weakref
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
@@ -33,7 +32,6 @@ from channels_redis.utils import create_pool
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
-from redis import asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tenants.scoping import activate
@@ -147,8 +145,14 @@ def publish_flush(timeout: float = 5.0) -> None:
     _publisher.flush(timeout)
 
 
-def on_events_committed(sender, tenant_id: str, events: list[dict], **kwargs) -> None:
-    """Receiver of logs.signals.events_committed_signal: one message per request."""
+def on_events_committed(tenant_id: str, events: list[dict]) -> None:
+    """Publish one request's committed rows to the tenant's subscribers, as one message.
+
+    Called by logs/after_commit.py (its CONSUMERS list) after the request's
+    COMMIT, with the stored rows; warns when the COMMIT came later than
+    STREAM_RESUME_OVERLAP after the first row's received_at. Never raises for
+    a Redis failure (see `publish`).
+    """
     if events:
         _warn_if_committed_late(events[0]["received_at"])
     publish(tenant_id, [event_json(event) for event in events])
@@ -288,82 +292,21 @@ def wire(rows: Iterable[dict]) -> list[dict]:
     return [event_json(row) for row in rows]
 
 
-# --- Concurrency slots ----------------------------------------------------------
-
-# KEYS: the user's and the tenant's slot sets; ARGV: slot, now, expiry, user cap,
-# tenant cap. Expired slots (a process that died) are dropped before counting.
-_ACQUIRE = """
-for i, key in ipairs(KEYS) do
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[2])
-    if redis.call('ZCARD', key) >= tonumber(ARGV[3 + i]) then return i end
-end
-for _, key in ipairs(KEYS) do
-    redis.call('ZADD', key, ARGV[3], ARGV[1])
-    redis.call('EXPIRE', key, math.ceil(ARGV[3] - ARGV[2]) + 1)
-end
-return 0
-"""
-
-_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# --- Concurrency caps ------------------------------------------------------------
 
 
-def _redis() -> aioredis.Redis:
-    """One async client per event loop (a client cannot cross loops)."""
-    loop = asyncio.get_running_loop()
-    if loop not in _clients:
-        _clients[loop] = aioredis.Redis.from_url(
-            settings.REDIS_URL,
-            socket_timeout=settings.STREAM_REDIS_SOCKET_TIMEOUT,
-            socket_connect_timeout=2,
-            retry_on_error=[RedisConnectionError],  # a dead pooled connection: once more
-        )
-    return _clients[loop]
+def stream_caps(user_id: object, tenant_id: str) -> list[tuple[str, int]]:
+    """The caps a subscription takes a place under: its user's, then its tenant's.
 
-
-class TooManyStreams(Exception):
-    """The user's or the tenant's concurrent streams are at their cap (4429)."""
-
-
-class StreamSlots:
-    """One subscription's slots in its user's and its tenant's slot sets.
-
-    A slot lives three heartbeats unless refreshed, so slots of a process that
-    died free themselves; `release` frees them at once on disconnect. Redis
-    errors propagate: the stream cannot run without Redis anyway (4503).
+    Taken with `auditlog_project.ratelimits.acquire_slots`, both at once.
     """
+    return [
+        (f"stream:user:{user_id}", settings.STREAM_MAX_PER_USER),
+        (f"stream:tenant:{tenant_id}", settings.STREAM_MAX_PER_TENANT),
+    ]
 
-    def __init__(self, user_id: object, tenant_id: str) -> None:
-        # The channel layer's prefix: kept apart per installation and per test run.
-        prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]  # type: ignore[index]
-        self.keys = [f"{prefix}:slots:user:{user_id}", f"{prefix}:slots:tenant:{tenant_id}"]
-        self.slot = uuid.uuid4().hex
-        self.held = False
 
-    @staticmethod
-    def _expiry() -> tuple[float, float]:
-        now = time.time()
-        return now, now + 3 * settings.STREAM_HEARTBEAT_SECONDS
-
-    async def acquire(self) -> None:
-        now, expires = self._expiry()
-        caps = (settings.STREAM_MAX_PER_USER, settings.STREAM_MAX_PER_TENANT)
-        full = await _redis().eval(_ACQUIRE, 2, *self.keys, self.slot, now, expires, *caps)
-        if full:
-            raise TooManyStreams("user" if full == 1 else "tenant")
-        self.held = True
-
-    async def refresh(self) -> None:
-        now, expires = self._expiry()
-        pipe = _redis().pipeline(transaction=False)
-        for key in self.keys:  # the set outlives its longest slot
-            pipe.zadd(key, {self.slot: expires}, xx=True)
-            pipe.expire(key, math.ceil(expires - now) + 1)
-        await pipe.execute()
-
-    async def release(self) -> None:
-        if self.held:
-            self.held = False
-            pipe = _redis().pipeline(transaction=False)
-            for key in self.keys:
-                pipe.zrem(key, self.slot)
-            await pipe.execute()
+def slot_ttl() -> float:
+    """A subscription's place lives three heartbeats unless the heartbeat refreshes it,
+    so the places of a process that died free themselves."""
+    return 3 * settings.STREAM_HEARTBEAT_SECONDS

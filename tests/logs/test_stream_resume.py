@@ -23,10 +23,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
+from auditlog_project import ratelimits
 from auditlog_project.asgi import application
 from logs import consumers, services
 from logs.models import Event
-from logs.stream import ResumeCursor, StreamSlots, publish, publish_flush
+from logs.stream import ResumeCursor, publish, publish_flush, slot_ttl, stream_caps
 from logs.validation import parse_event
 from tenants.scoping import activate, resolve_access
 from tests.logs.conftest import seed
@@ -226,8 +227,8 @@ def test_a_cursor_older_than_the_replay_age_is_not_replayed(parties, settings):
 def slots_cleared():
     """No slots left over from other tests (slots of a crashed test expire anyway)."""
     client = redis.Redis.from_url(django_settings.REDIS_URL)
-    prefix = django_settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
-    keys = list(client.scan_iter(f"{prefix}:slots:*"))
+    prefix = django_settings.RATE_LIMIT_KEY_PREFIX
+    keys = list(client.scan_iter(f"{prefix}:slot:stream:*"))
     if keys:
         client.delete(*keys)
     yield
@@ -281,8 +282,8 @@ def test_heartbeats_keep_a_slot_and_a_dead_processs_slot_expires(parties, settin
     async def scenario():
         live = await connect(parties.a_admin)
         assert (await message(live))["type"] == "subscribed"
-        orphan = StreamSlots(parties.a_admin.pk, "tenant-a")  # as if its process died
-        await orphan.acquire()
+        # A place taken and never refreshed, as if its process died.
+        await ratelimits.aacquire_slots(stream_caps(parties.a_admin.pk, "tenant-a"), slot_ttl())
         full = await connect(parties.a_admin)
         assert await message(full) == {"type": "closed", "code": 4429}
         await full.disconnect()
