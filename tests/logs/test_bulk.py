@@ -86,6 +86,7 @@ def test_one_id_twice_with_different_content_is_400(parties):
     response = bulk(parties.client("a_admin"), [item(id=same), item(id=same, action="X")])
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "events[1].id"
+    assert stored("tenant-a") == [] and stored("tenant-b") == []  # nothing stored
 
 
 def test_more_than_the_maximum_is_413(parties, settings):
@@ -93,6 +94,7 @@ def test_more_than_the_maximum_is_413(parties, settings):
     response = bulk(parties.client("a_admin"), [item() for _ in range(4)])
     assert response.status_code == 413
     assert response["Content-Type"] == "application/problem+json"
+    assert stored("tenant-a") == [] and stored("tenant-b") == []  # nothing stored
 
 
 @pytest.mark.parametrize(
@@ -110,6 +112,7 @@ def test_malformed_bodies_are_400(parties, body):
     response = parties.client("a_admin").post(URL, body, format="json")
     assert response.status_code == 400, response.json()
     assert response.json()["errors"]
+    assert stored("tenant-a") == [] and stored("tenant-b") == []  # nothing stored
 
 
 def test_item_tenant_ids_may_repeat_the_default(parties):
@@ -122,6 +125,7 @@ def test_another_tenant_as_default_is_refused_identically(parties, target):
     response = bulk(parties.client("a_admin"), [item()], tenant_id=target)
     assert response.status_code == 403
     assert response.json()["detail"] == "Tenant not found or not accessible."
+    assert stored("tenant-a") == [] and stored("tenant-b") == []  # nothing stored
 
 
 @pytest.mark.parametrize("target", ["tenant-b", "no-such-tenant"])
@@ -138,6 +142,7 @@ def test_two_accessible_tenants_in_one_request_is_400(parties):
     response = bulk(parties.client("platform_admin"), events)
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "tenant_id"
+    assert stored("tenant-a") == [] and stored("tenant-b") == []  # nothing stored
 
 
 def test_an_item_tenant_where_the_role_cannot_create_is_403(parties):
@@ -146,10 +151,12 @@ def test_an_item_tenant_where_the_role_cannot_create_is_403(parties):
     Membership.objects.create(user=parties.a_admin, tenant=parties.tenant_b, role="auditor")
     events = [item(), event_body(tenant_id="tenant-b")]
     assert bulk(parties.client("a_admin"), events).status_code == 403
+    assert stored("tenant-a") == [] and stored("tenant-b") == []  # nothing stored
 
 
 def test_auditor_cannot_bulk_create(parties):
     assert bulk(parties.client("a_auditor"), [item()]).status_code == 403
+    assert stored("tenant-a") == [] and stored("tenant-b") == []  # nothing stored
 
 
 def test_the_member_of_one_tenant_may_omit_it(parties):

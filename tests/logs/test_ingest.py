@@ -132,6 +132,7 @@ def test_platform_admin_must_name_the_tenant(parties):
 def test_body_and_header_naming_different_tenants_is_400(parties):
     response = post(parties.client("a_admin"), event_body(), HTTP_X_TENANT_ID="tenant-b")
     assert response.status_code == 400
+    assert stored("tenant-a") == [] and stored("tenant-b") == []  # nothing stored
 
 
 @pytest.mark.parametrize("target", ["tenant-b", "no-such-tenant"])
@@ -139,6 +140,7 @@ def test_writing_to_another_tenant_is_refused_identically(parties, target):
     response = post(parties.client("a_admin"), event_body(tenant_id=target))
     assert response.status_code == 403
     assert response.json()["detail"] == "Tenant not found or not accessible."
+    assert stored("tenant-a") == [] and stored("tenant-b") == []  # nothing stored
 
 
 def test_auditor_cannot_create(parties):
@@ -149,3 +151,4 @@ def test_auditor_cannot_create(parties):
 @pytest.mark.parametrize("who", [None, "outsider"])
 def test_anonymous_and_outsiders_cannot_create(parties, who):
     assert post(parties.client(who), event_body()).status_code in (401, 403)
+    assert stored("tenant-a") == [] and stored("tenant-b") == []  # nothing stored
