@@ -80,7 +80,7 @@ def export_access_record(
             "filters": filters,
         },
     }
-    event = parse_event(raw, tenant_id=access.tenant_id, now=now)
+    event = parse_event(raw, now=now)
     row, _ = services.event_create(access=access, data=event)
     return row["id"]
 

@@ -112,7 +112,6 @@ class EventListCreateView(TenantScopedAPIView):
         now = timezone.now()
         data = parse_event(
             request.data,
-            tenant_id=self.access.tenant_id,
             now=now,
             oldest=oldest_accepted(now, self.access.tenant.retention_days),
         )
@@ -142,7 +141,6 @@ class EventBulkCreateView(TenantScopedAPIView):
         now = timezone.now()
         events = parse_bulk(
             request.data,
-            tenant_id=self.access.tenant_id,
             now=now,
             max_events=settings.BULK_MAX_EVENTS,
             oldest=oldest_accepted(now, self.access.tenant.retention_days),

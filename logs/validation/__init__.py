@@ -202,9 +202,7 @@ def _content_hash(hashed: list) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def event_errors_or_value(
-    raw: Any, *, tenant_id: str, now: datetime, oldest: datetime | None = None
-):
+def event_errors_or_value(raw: Any, *, now: datetime, oldest: datetime | None = None):
     """(NewEvent, {}) for a valid event, (None, {field: [Message]}) otherwise.
 
     The timestamp must lie in [oldest, now + 5 minutes]; `oldest` defaults to
@@ -241,18 +239,16 @@ def _field(errors: dict, name: str, check, *args) -> Any:
         return None
 
 
-def parse_event(
-    raw: Any, *, tenant_id: str, now: datetime, oldest: datetime | None = None
-) -> NewEvent:
+def parse_event(raw: Any, *, now: datetime, oldest: datetime | None = None) -> NewEvent:
     """One validated event, or Invalid naming every bad field."""
-    event, errors = event_errors_or_value(raw, tenant_id=tenant_id, now=now, oldest=oldest)
+    event, errors = event_errors_or_value(raw, now=now, oldest=oldest)
     if errors:
         raise Invalid(errors)
     return event
 
 
 def parse_bulk(
-    raw: Any, *, tenant_id: str, now: datetime, max_events: int, oldest: datetime | None = None
+    raw: Any, *, now: datetime, max_events: int, oldest: datetime | None = None
 ) -> list[NewEvent]:
     """The events of a bulk body, all valid, or Invalid listing every bad item.
 
@@ -271,7 +267,7 @@ def parse_bulk(
         raise Invalid(errors)
     if len(items) > max_events:
         raise TooLarge(f"A bulk request takes at most {max_events} events.")
-    events, item_errors = _parse_items(items, tenant_id=tenant_id, now=now, oldest=oldest)
+    events, item_errors = _parse_items(items, now=now, oldest=oldest)
     if item_errors:
         errors["events"] = item_errors
     if errors:
@@ -280,13 +276,13 @@ def parse_bulk(
 
 
 def _parse_items(
-    items: list, *, tenant_id: str, now: datetime, oldest: datetime | None
+    items: list, *, now: datetime, oldest: datetime | None
 ) -> tuple[list[NewEvent], list]:
     events: list[NewEvent] = []
     item_errors: list[dict] = []
     first_seen: dict[uuid.UUID, NewEvent] = {}
     for raw in items:
-        event, errors = event_errors_or_value(raw, tenant_id=tenant_id, now=now, oldest=oldest)
+        event, errors = event_errors_or_value(raw, now=now, oldest=oldest)
         if event is not None and event.id_given:
             earlier = first_seen.setdefault(event.id, event)
             if earlier is not event and not same_content(earlier, event):

@@ -360,7 +360,7 @@ def test_a_refresh_waits_for_a_writer_in_flight_and_counts_its_events(parties):
                 access = resolve_access(parties.a_admin, "tenant-a")
                 activate("tenant-a")
                 body = event_body(timestamp=iso(hour + timedelta(minutes=2)))
-                event = parse_event(body, tenant_id="tenant-a", now=datetime.now(UTC))
+                event = parse_event(body, now=datetime.now(UTC))
                 services.event_bulk_create(access=access, events=[event])
                 stored.set()
                 assert go.wait(10)

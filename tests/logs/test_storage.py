@@ -94,7 +94,7 @@ def test_an_accepted_event_whose_day_has_no_partition_is_refused_and_not_stored(
     access = type("Access", (), {"tenant_id": "tenant-a", "sees_only_own_events": False})()
     activate("tenant-a")
     later = datetime.now(UTC) + timedelta(days=40)
-    data = parse_event(event_body(), tenant_id="tenant-a", now=later)
+    data = parse_event(event_body(), now=later)
     with pytest.raises(PartitionMissing) as refused, transaction.atomic():
         services.event_create(access=access, data=data)
     assert (refused.value.code, refused.value.retry_after) == ("storage-not-ready", 60)

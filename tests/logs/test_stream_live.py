@@ -233,9 +233,7 @@ def _write(access, message: str) -> str:
     """Store one event through the service, in the caller's transaction; its id."""
     activate(access.tenant_id)
     body = {"user_id": "alice", "action": "LOGIN", "resource_type": "session", "message": message}
-    row, created = services.event_create(
-        access=access, data=parse_event(body, tenant_id=access.tenant_id, now=timezone.now())
-    )
+    row, created = services.event_create(access=access, data=parse_event(body, now=timezone.now()))
     assert created
     return str(row["id"])
 

@@ -310,7 +310,7 @@ def test_an_event_received_earlier_but_committed_later_is_replayed(parties):
             with transaction.atomic():
                 access = resolve_access(parties.a_admin, "tenant-a")
                 activate("tenant-a")
-                data = parse_event(body("late"), tenant_id="tenant-a", now=timezone.now())
+                data = parse_event(body("late"), now=timezone.now())
                 late.append(str(services.event_create(access=access, data=data)[0]["id"]))
                 written.set()
                 assert commit.wait(timeout=10)

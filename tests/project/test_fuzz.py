@@ -173,7 +173,7 @@ def _store_events(admin, count: int) -> list[str]:
     with transaction.atomic():
         activate(TENANT)
         for _ in range(count):
-            data = parse_event(event_body(user_id="ursula"), tenant_id=TENANT, now=timezone.now())
+            data = parse_event(event_body(user_id="ursula"), now=timezone.now())
             ids.append(str(services.event_create(access=access, data=data)[0]["id"]))
     return ids
 
