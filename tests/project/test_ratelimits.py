@@ -173,6 +173,43 @@ def test_a_holder_that_never_releases_expires(settings):
     assert ratelimits.acquire_slot("crashed", 1, 1) is not None
 
 
+def slot_key(settings, key: str) -> str:
+    return f"{settings.RATE_LIMIT_KEY_PREFIX}:slot:{key}"
+
+
+def test_a_place_under_several_caps_is_taken_under_all_of_them_or_none(settings):
+    client = ratelimits.redis_client()
+    user = ratelimits.acquire_slots([("user:1", 1)], 60)
+    with pytest.raises(ratelimits.CapReached) as refused:
+        ratelimits.acquire_slots([("tenant:t", 5), ("user:1", 1)], 60)
+    assert refused.value.key == "user:1"  # the full cap is named...
+    assert client.zcard(slot_key(settings, "tenant:t")) == 0  # ...and the other not taken
+    both = ratelimits.acquire_slots([("tenant:t", 5), ("user:2", 1)], 60)
+    assert [client.zcard(slot_key(settings, k)) for k in ("tenant:t", "user:2")] == [1, 1]
+    assert 0 < client.ttl(slot_key(settings, "tenant:t")) <= 61  # the set outlives its holder
+    ratelimits.release_slot(both)
+    assert [client.zcard(slot_key(settings, k)) for k in ("tenant:t", "user:2")] == [0, 0]
+    ratelimits.release_slot(user)
+
+
+def test_a_refreshed_place_outlives_its_first_ttl(settings):
+    client = ratelimits.redis_client()
+    slot = ratelimits.acquire_slots([("beating", 1)], 60)
+    client.zadd(slot_key(settings, "beating"), {slot.holder: 0})  # its first ttl is over
+    ratelimits.refresh_slot(slot, 60)
+    assert ratelimits.acquire_slot("beating", 1, 60) is None  # still held
+
+
+def test_a_late_refresh_does_not_take_back_an_expired_place(settings):
+    client = ratelimits.redis_client()
+    dead = ratelimits.acquire_slots([("late", 1)], 60)
+    client.zadd(slot_key(settings, "late"), {dead.holder: 0})  # expired, as after a crash
+    alive = ratelimits.acquire_slot("late", 1, 60)
+    assert alive is not None
+    ratelimits.refresh_slot(dead, 60)
+    assert client.zrange(slot_key(settings, "late"), 0, -1) == [alive.holder.encode()]
+
+
 def default_limits() -> dict:
     """RATE_LIMITS as `make run` starts, whatever this test run's environment says."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RATE_LIMIT_")}

@@ -122,6 +122,33 @@ def test_a_slot_taken_in_redis_is_released_quietly_when_redis_is_gone(private_re
     assert slot.released
 
 
+def test_places_under_several_caps_stay_all_or_nothing_while_redis_is_down(private_redis):
+    private_redis.stop()
+    first = ratelimits.acquire_slots([("stream:tenant:t", 2), ("stream:user:1", 1)], 60)
+    assert first.store is ratelimits._PROCESS
+    with pytest.raises(ratelimits.CapReached) as refused:
+        ratelimits.acquire_slots([("stream:tenant:t", 2), ("stream:user:1", 1)], 60)
+    assert refused.value.key == "stream:user:1"
+    # The refused one took no place under the tenant's cap: a second user still fits.
+    second = ratelimits.acquire_slots([("stream:tenant:t", 2), ("stream:user:2", 1)], 60)
+    with pytest.raises(ratelimits.CapReached) as full:
+        ratelimits.acquire_slots([("stream:tenant:t", 2), ("stream:user:3", 1)], 60)
+    assert full.value.key == "stream:tenant:t"
+    ratelimits.refresh_slot(first, 60)
+    ratelimits.release_slot(first)
+    ratelimits.release_slot(second)
+    assert ratelimits.acquire_slots([("stream:tenant:t", 1), ("stream:user:1", 1)], 60)
+
+
+def test_a_slot_taken_in_redis_is_refreshed_quietly_when_redis_is_gone(private_redis, caplog):
+    slot = ratelimits.acquire_slots([("stream:user:1", 1)], 60)
+    assert slot.store is not ratelimits._PROCESS
+    private_redis.stop()
+    with caplog.at_level(logging.WARNING, logger="auditlog_project.ratelimits"):
+        ratelimits.refresh_slot(slot, 60)  # logged, not raised: the holder expires in Redis
+    assert "not refreshed" in caplog.text
+
+
 def test_the_cache_is_not_on_the_request_path(private_redis, parties):
     """Policy for the Django cache: no request depends on it; readiness names Redis."""
     private_redis.stop()
