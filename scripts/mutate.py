@@ -143,6 +143,22 @@ MUTATIONS = [
         "",
         ("tests/", "-k", "rate or limit or throttl or 429 or login"),
     ),
+    Mutation(
+        "a place under several caps is taken under the first ones before one is full",
+        "auditlog_project/ratelimits.py",
+        "then return i end\nend\nfor _, key in ipairs(KEYS) do\n"
+        "  redis.call('ZADD', key, ARGV[2], ARGV[3])",
+        "then return i end\n  redis.call('ZADD', key, ARGV[2], ARGV[3])\nend\n"
+        "for _, key in ipairs(KEYS) do",
+        ("tests/project/test_ratelimits.py", "tests/logs/test_stream_resume.py"),
+    ),
+    Mutation(
+        "the stream's heartbeat does not refresh its place",
+        "logs/consumers.py",
+        "            await arefresh_slot(self.slot, slot_ttl())",
+        "            pass",
+        ("tests/logs/test_stream_resume.py", "-k", "heartbeat"),
+    ),
 ]
 
 
