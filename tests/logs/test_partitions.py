@@ -1,8 +1,8 @@
 """Partitions ahead of every accepted event, and the window of accepted timestamps.
 
-Partition creation commits on a connection of its own, so the days these tests
-create outlive them: each test that creates some uses days far ahead that no
-other test looks at.
+Partition creation commits on a connection of its own, so the days a test
+creates would outlive it: `fresh_partitions` drops them afterwards (as the
+owner), and every test starts from the migration's partitions in any order.
 """
 
 from __future__ import annotations
@@ -41,6 +41,26 @@ def raw_connection(*, owner: bool = False) -> psycopg.Connection:
         params["user"] = database_from_url("DATABASE_URL", os.environ["DATABASE_URL"])["USER"]
     keep = ("dbname", "user", "password", "host", "port")
     return psycopg.connect(**{k: v for k, v in params.items() if k in keep and v}, autocommit=True)
+
+
+def _daily(conn: psycopg.Connection) -> set[str]:
+    rows = conn.execute(
+        "SELECT relname FROM pg_class WHERE relname ~ '^logs_event_p[0-9]{8}$'"
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+@pytest.fixture
+def fresh_partitions(django_db_setup):
+    """Drop the daily partitions a transactional test created, as the owner, after
+    its flush (so set up before `transactional_db`: `usefixtures` lists it first)."""
+    with raw_connection(owner=True) as owner:
+        before = _daily(owner)
+    yield
+    with raw_connection(owner=True) as owner:
+        owner.execute("SET lock_timeout = '10s'")  # a deadline, not a wait forever
+        for name in sorted(_daily(owner) - before):
+            owner.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(name)))
 
 
 def post(parties, *, bulk: bool, timestamp: datetime, tenant: str = "tenant-a"):
@@ -173,9 +193,26 @@ def test_events_on_every_day_of_the_window_are_stored_and_readable(parties):
 # --- creating partitions ------------------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("fresh_partitions", "transactional_db")
+def test_the_scheduled_task_creates_partitions_ahead_idempotently(settings):
+    from logs import tasks
+
+    settings.EVENTS_PARTITIONS_AHEAD = 12
+    assert "logs.partitions_create_ahead" in {
+        entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    }
+    today = datetime.now(UTC).date()
+    assert not partition_exists(today + timedelta(days=12))
+    missing = [d for d in range(-1, 13) if not partition_exists(today + timedelta(days=d))]
+    assert tasks.partitions_create_ahead.apply().get() == len(missing)
+    for ahead in range(-1, 13):
+        assert partition_exists(today + timedelta(days=ahead))
+    assert tasks.partitions_create_ahead.apply().get() == 0  # SQS may deliver twice
+
+
+@pytest.mark.usefixtures("fresh_partitions", "transactional_db")
 def test_creating_a_partition_neither_waits_for_nor_blocks_other_tenants(parties):
-    day = datetime.now(UTC).date() + timedelta(days=70)
+    day = datetime.now(UTC).date() + timedelta(days=20)
     # A reader's transaction held open: creation must not wait for it (with a
     # DEFAULT partition it had to, for an ACCESS EXCLUSIVE lock on it).
     with raw_connection() as reader:
@@ -202,10 +239,9 @@ def test_creating_a_partition_neither_waits_for_nor_blocks_other_tenants(parties
         creator.execute("ROLLBACK")
 
 
-@pytest.mark.django_db(transaction=True)
-def test_busy_locks_are_retried_then_left_to_the_next_run(monkeypatch, settings, caplog):
-    day = datetime.now(UTC).date() + timedelta(days=80)
-    partitions.partitions_create_ahead(ahead=79, max_age_days=WINDOW)  # all but `day`
+@pytest.mark.usefixtures("fresh_partitions", "transactional_db")
+def test_busy_locks_are_retried_then_left_to_the_next_run(monkeypatch, caplog):
+    day = datetime.now(UTC).date() + timedelta(days=8)  # the one missing day of ahead=8
     sleeps: list[float] = []
     monkeypatch.setattr(partitions.time, "sleep", sleeps.append)
     # Attaching clones the tenant foreign key: it needs SHARE ROW EXCLUSIVE on
@@ -217,7 +253,7 @@ def test_busy_locks_are_retried_then_left_to_the_next_run(monkeypatch, settings,
         # released after 10 s and the assertions below fail instead of hanging.
         watchdog = threading.Timer(10, blocker.execute, ["ROLLBACK"])
         watchdog.start()
-        created = partitions.partitions_create_ahead(ahead=80, max_age_days=WINDOW)
+        created = partitions.partitions_create_ahead(ahead=8, max_age_days=WINDOW)
         watchdog.cancel()
         blocker.execute("ROLLBACK")
     assert created == 0
@@ -232,16 +268,16 @@ def test_busy_locks_are_retried_then_left_to_the_next_run(monkeypatch, settings,
         blocker.execute("BEGIN")
         blocker.execute("LOCK TABLE tenants_tenant IN ROW EXCLUSIVE MODE")
         monkeypatch.setattr(partitions.time, "sleep", release_after_first_wait)
-        assert partitions.partitions_create_ahead(ahead=80, max_age_days=WINDOW) == 1
+        assert partitions.partitions_create_ahead(ahead=8, max_age_days=WINDOW) == 1
     assert partition_exists(day)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("fresh_partitions", "transactional_db")
 def test_every_migrate_creates_the_missing_partitions(settings):
     from django.apps import apps
 
-    settings.EVENTS_PARTITIONS_AHEAD = 90
-    day = datetime.now(UTC).date() + timedelta(days=90)
+    settings.EVENTS_PARTITIONS_AHEAD = 9
+    day = datetime.now(UTC).date() + timedelta(days=9)
     assert not partition_exists(day)
     partitions.partitions_after_migrate(apps.get_app_config("logs"), using="default")
     assert partition_exists(day)

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from logs import services, tasks
+from logs import services
 from logs.partitions import PartitionMissing
 from logs.validation import parse_event
 from tenants.scoping import activate
@@ -122,22 +122,6 @@ def test_the_partition_function_refuses_bad_ranges(db):
     for low, high in (("2026-01-02", "2026-01-01"), ("2020-01-01", "2026-01-01")):
         with pytest.raises(DatabaseError), transaction.atomic():
             query("SELECT auditlog_ensure_partitions(%s, %s)", [low, high])
-
-
-def test_the_scheduled_task_creates_partitions_ahead_idempotently(db, settings):
-    # The task commits on a connection of its own: the days it creates outlive
-    # this test, so it looks at days no other test creates.
-    settings.EVENTS_PARTITIONS_AHEAD = 12
-    assert "logs.partitions_create_ahead" in {
-        entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
-    }
-    today = datetime.now(UTC)
-    assert not partition_exists(today + timedelta(days=12))
-    first = tasks.partitions_create_ahead.apply().get()
-    assert first >= 1
-    for ahead in range(-1, 13):
-        assert partition_exists(today + timedelta(days=ahead))
-    assert tasks.partitions_create_ahead.apply().get() == 0
 
 
 def test_full_text_search_is_answered_by_the_gin_index(parties):
