@@ -9,10 +9,10 @@ no longer in the file (the code was refactored: update the list). The file is
 restored after every run, whatever happens.
 
 Not part of `make test` (it runs the selected tests once per mutation, several
-minutes in all). Run it with the local SQS endpoint, as the tests need:
+minutes in all); the tests it runs start their own moto server:
 
     TEST_RUN_ID=mutate SQS_ENDPOINT_URL=http://127.0.0.1:9340 \\
-      .venv/bin/python scripts/sqs_local.py -- .venv/bin/python scripts/mutate.py [-k NAME]
+      .venv/bin/python scripts/mutate.py [-k NAME]
 
 Exit status 1 when any mutation survived. See docs/testing.md.
 """
