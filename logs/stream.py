@@ -232,6 +232,9 @@ def _split(raw: str) -> frozenset[str]:
 # --- Resume -----------------------------------------------------------------
 
 
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class ResumeCursor:
     """Where a subscriber's view was complete: a server time, and the last event id.
@@ -258,6 +261,9 @@ class ResumeCursor:
             position = datetime.fromisoformat(stamp)
             if version != "s1" or position.tzinfo is None or len(value) > 200:
                 raise ValueError(version)
+            # In UTC, as the list cursor: PostgreSQL refuses offsets past 15:59, and a
+            # time beyond the UTC range (OverflowError) is no cursor.
+            position = position.astimezone(UTC)
             return cls(position=position, last_id=uuid.UUID(hex=last) if last else None)
         except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError):
             raise BadFilter("cursor: invalid; pass a cursor as the stream sent it") from None
@@ -270,7 +276,9 @@ class ResumeCursor:
     def replay_from(self) -> datetime:
         """The first received_at a replay reads: the position less the overlap."""
         position = min(self.position, datetime.now(UTC))  # a future cursor skips nothing
-        return position - timedelta(seconds=settings.STREAM_RESUME_OVERLAP)
+        overlap = timedelta(seconds=settings.STREAM_RESUME_OVERLAP)
+        # A crafted cursor near year 1 starts at the first moment instead of overflowing.
+        return position - overlap if position - EARLIEST > overlap else EARLIEST
 
 
 def replay(*, tenant_id: str, wanted: StreamFilter, since: datetime, limit: int) -> list[dict]:

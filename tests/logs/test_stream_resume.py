@@ -8,6 +8,7 @@ test_stream_outage.py.
 """
 
 import asyncio
+import base64
 import json
 import threading
 import uuid
@@ -27,7 +28,7 @@ from auditlog_project import ratelimits
 from auditlog_project.asgi import application
 from logs import consumers, services
 from logs.models import Event
-from logs.stream import ResumeCursor, publish, publish_flush, slot_ttl, stream_caps
+from logs.stream import BadFilter, ResumeCursor, publish, publish_flush, slot_ttl, stream_caps
 from logs.validation import parse_event
 from tenants.scoping import activate, resolve_access
 from tests.logs.conftest import seed
@@ -351,3 +352,21 @@ def stored_received_at(event_id: str) -> datetime:
     with transaction.atomic():
         activate("tenant-a")
         return Event.objects.get(id=event_id).received_at
+
+
+def _crafted_resume_cursor(stamp: str) -> str:
+    return base64.urlsafe_b64encode(f"s1|{stamp}|".encode()).decode().rstrip("=")
+
+
+def test_a_crafted_resume_cursor_is_read_in_utc_or_refused():
+    # The list cursor's crafted-offset bug (a +16:00 time reached PostgreSQL) must not
+    # come back through the stream's own cursor.
+    same = ResumeCursor.decode(_crafted_resume_cursor("2026-06-01T12:00:00+16:00"))
+    assert same.position.utcoffset() == timedelta(0)
+    assert same.position == datetime(2026, 5, 31, 20, 0, tzinfo=UTC)
+    for stamp in ("0001-01-01T00:00:00+16:00", "9999-12-31T23:59:59-23:59"):
+        with pytest.raises(BadFilter):
+            ResumeCursor.decode(_crafted_resume_cursor(stamp))
+    # At the first moment of the calendar the replay starts there, no overflow.
+    first = ResumeCursor.decode(_crafted_resume_cursor("0001-01-01T00:00:10+00:00"))
+    assert first.replay_from() == datetime.min.replace(tzinfo=UTC)
