@@ -25,6 +25,29 @@ MAX_PAGE_SIZE = 1000
 ORDERINGS = {"-timestamp": True, "timestamp": False}  # value -> descending
 
 
+def opaque(raw: str) -> str:
+    """`raw` as an opaque, URL-safe token (base64 without padding)."""
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def opened(token: str) -> str:
+    """The text of an `opaque` token; ValueError when it is not one."""
+    return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+
+
+def utc_position(stamp: str) -> datetime:
+    """A position's time, which must carry an offset, in UTC.
+
+    In UTC because PostgreSQL refuses offsets beyond 15:59 (a crafted `+16:00`
+    reached it as a 500); a time past the UTC range raises OverflowError.
+    Used by every cursor: the list's and the stream's.
+    """
+    moment = datetime.fromisoformat(stamp)
+    if moment.utcoffset() is None:
+        raise ValueError(stamp)
+    return moment.astimezone(UTC)
+
+
 @dataclass(frozen=True)
 class Cursor:
     timestamp: datetime
@@ -32,20 +55,16 @@ class Cursor:
     backwards: bool  # True: the rows before this position, in reverse
 
     def encode(self) -> str:
-        raw = f"{'p' if self.backwards else 'n'}|{self.timestamp.isoformat()}|{self.id.hex}"
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        direction = "p" if self.backwards else "n"
+        return opaque(f"{direction}|{self.timestamp.isoformat()}|{self.id.hex}")
 
     @classmethod
     def decode(cls, value: str) -> Cursor:
         try:
-            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-            direction, stamp, ident = raw.split("|")
-            timestamp = datetime.fromisoformat(stamp)
-            if direction not in ("n", "p") or timestamp.utcoffset() is None:
+            direction, stamp, ident = opened(value).split("|")
+            if direction not in ("n", "p"):
                 raise ValueError(direction)
-            # In UTC: PostgreSQL refuses offsets beyond 15:59 (a crafted `+16:00`
-            # would reach it as a 500), and a time past the UTC range is no cursor.
-            timestamp = timestamp.astimezone(UTC)
+            timestamp = utc_position(stamp)
             return cls(timestamp=timestamp, id=UUID(hex=ident), backwards=direction == "p")
         except (ValueError, UnicodeDecodeError, binascii.Error, OverflowError):
             raise Invalid(

@@ -25,6 +25,16 @@ def make_user(username: str, *, superuser: bool = False) -> User:
     return User.objects.create_user(username=username, password=PASSWORD)
 
 
+def password_login(username: str, password: str = PASSWORD, ip: str = "10.1.0.1"):
+    """POST /api/v1/auth/token from client address `ip`, as a fresh client."""
+    return APIClient().post(
+        "/api/v1/auth/token",
+        {"username": username, "password": password},
+        format="json",
+        REMOTE_ADDR=ip,
+    )
+
+
 def bearer_client(user: User | None) -> APIClient:
     """An API client authenticated with a real access token for `user` (None: anonymous)."""
     client = APIClient()

@@ -108,11 +108,9 @@ def test_the_oldest_accepted_timestamp_and_one_just_beyond(
     assert f"{window_days} days in the past" in error["message"]
 
 
-@pytest.mark.django_db
-def test_a_bulk_with_one_event_beyond_the_window_stores_nothing(parties):
-    retention(3650)
-    now = datetime.now(UTC)
-    events = [
+def dated_events(now: datetime, days_back) -> list[dict]:
+    """One minimal event dated each of `days_back` days before `now`."""
+    return [
         {
             "id": str(uuid.uuid4()),
             "user_id": "u",
@@ -120,8 +118,15 @@ def test_a_bulk_with_one_event_beyond_the_window_stores_nothing(parties):
             "resource_type": "s",
             "timestamp": (now - timedelta(days=days)).isoformat(),
         }
-        for days in (1, WINDOW + 1, 2)
+        for days in days_back
     ]
+
+
+@pytest.mark.django_db
+def test_a_bulk_with_one_event_beyond_the_window_stores_nothing(parties):
+    retention(3650)
+    now = datetime.now(UTC)
+    events = dated_events(now, (1, WINDOW + 1, 2))
     response = parties.client("a_admin").post(
         "/api/v1/logs/bulk", {"tenant_id": "tenant-a", "events": events}, format="json"
     )
@@ -315,16 +320,7 @@ def test_a_bulk_over_many_past_days_is_still_one_statement(parties):
 
     retention(3650)
     now = datetime.now(UTC)
-    events = [
-        {
-            "id": str(uuid.uuid4()),
-            "user_id": "u",
-            "action": "x",
-            "resource_type": "s",
-            "timestamp": (now - timedelta(days=days)).isoformat(),
-        }
-        for days in range(0, WINDOW, 13)
-    ]
+    events = dated_events(now, range(0, WINDOW, 13))
     with CaptureQueriesContext(connection) as queries:
         response = parties.client("a_admin").post(
             "/api/v1/logs/bulk", {"tenant_id": "tenant-a", "events": events}, format="json"

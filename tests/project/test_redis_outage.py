@@ -14,7 +14,7 @@ import time
 import pytest
 
 from auditlog_project import ratelimits
-from tests.fixtures import PASSWORD, make_user
+from tests.fixtures import PASSWORD, make_user, password_login
 from tests.logs.conftest import event_body, stored
 from tests.ratelimit_helpers import assert_throttled, window
 from tests.redis_server import PrivateRedis
@@ -37,14 +37,7 @@ def private_redis(settings):
 
 
 def login(username: str, password: str = PASSWORD, ip: str = "10.20.0.1"):
-    from rest_framework.test import APIClient
-
-    return APIClient().post(
-        "/api/v1/auth/token",
-        {"username": username, "password": password},
-        format="json",
-        REMOTE_ADDR=ip,
-    )
+    return password_login(username, password, ip)
 
 
 def counters_in_redis(server: PrivateRedis, settings) -> list[bytes]:
