@@ -8,11 +8,10 @@ credentials differ.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 
-import boto3
-from botocore.config import Config
 from django.conf import settings
+
+from .aws import sqs_client
 
 
 def queue_name(logical: str) -> str:
@@ -21,21 +20,6 @@ def queue_name(logical: str) -> str:
 
 def dead_letter_name(logical: str) -> str:
     return queue_name(logical + settings.SQS_DEAD_LETTER_SUFFIX)
-
-
-@lru_cache(maxsize=4)
-def _client(endpoint_url: str, region: str):
-    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1})
-    kwargs = {"region_name": region, "config": config}
-    if endpoint_url:
-        kwargs.update(endpoint_url=endpoint_url)
-        # A local endpoint takes any credentials; AWS uses the instance role.
-        kwargs.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
-    return boto3.client("sqs", **kwargs)
-
-
-def sqs_client():
-    return _client(settings.SQS_ENDPOINT_URL, settings.AWS_REGION)
 
 
 def ensure_queues() -> dict[str, str]:

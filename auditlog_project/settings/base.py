@@ -148,6 +148,13 @@ SQS_DEFAULT_QUEUE = "default"
 SQS_DEAD_LETTER_SUFFIX = "-dlq"
 SQS_MAX_RECEIVE_COUNT = env_int("SQS_MAX_RECEIVE_COUNT", 5, minimum=1)
 SQS_VISIBILITY_TIMEOUT = env_int("SQS_VISIBILITY_TIMEOUT", 3600, minimum=30)
+# S3 (archive and backups) and KMS (tenant data keys): the local moto server
+# answers both on the SQS endpoint, so they default to it (auditlog_project/aws.py).
+S3_ENDPOINT_URL = http_url("S3_ENDPOINT_URL", SQS_ENDPOINT_URL)
+KMS_ENDPOINT_URL = http_url("KMS_ENDPOINT_URL", SQS_ENDPOINT_URL)
+_BUCKET_PREFIX = INSTANCE.replace("_", "-")  # bucket names allow no underscore
+ARCHIVE_BUCKET = env_str("ARCHIVE_BUCKET", f"{_BUCKET_PREFIX}-archive")
+BACKUP_BUCKET = env_str("BACKUP_BUCKET", f"{_BUCKET_PREFIX}-backup")
 
 _SQS_LOCAL = urlsplit(SQS_ENDPOINT_URL)
 CELERY_BROKER_URL = env_str(

@@ -1,0 +1,52 @@
+"""Clients for the AWS services the project uses: SQS, S3 and KMS.
+
+The same code talks to AWS in production and to one local endpoint (the moto
+server, which answers SQS, S3 and KMS on one port) in development and tests;
+only the endpoint settings and the credentials differ. Clients are cached per
+(service, endpoint, region): boto3 clients are thread-safe and costly to build.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import boto3
+from botocore.config import Config
+from django.conf import settings
+
+
+@lru_cache(maxsize=16)
+def _client(service: str, endpoint_url: str, region: str):
+    config = Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 2})
+    kwargs = {"region_name": region, "config": config}
+    if endpoint_url:
+        kwargs.update(endpoint_url=endpoint_url)
+        # A local endpoint takes any credentials; AWS uses the instance role.
+        kwargs.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+    return boto3.client(service, **kwargs)
+
+
+def sqs_client():
+    return _client("sqs", settings.SQS_ENDPOINT_URL, settings.AWS_REGION)
+
+
+def s3_client():
+    return _client("s3", settings.S3_ENDPOINT_URL, settings.AWS_REGION)
+
+
+def kms_client():
+    return _client("kms", settings.KMS_ENDPOINT_URL, settings.AWS_REGION)
+
+
+def ensure_bucket(name: str) -> None:
+    """Create a bucket if it does not exist (local endpoints and first runs)."""
+    client = s3_client()
+    existing = {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}
+    if name in existing:
+        return
+    if settings.AWS_REGION == "us-east-1":
+        client.create_bucket(Bucket=name)
+    else:
+        client.create_bucket(
+            Bucket=name, CreateBucketConfiguration={"LocationConstraint": settings.AWS_REGION}
+        )
