@@ -4,10 +4,13 @@
 # One copy of the service is named by AUDITLOG_INSTANCE (default auditlog): its
 # database, RUN_DIR and (in the settings) its cache, Channels and queue prefixes
 # derive from it, so a second copy needs only another name and another PORT:
-#   AUDITLOG_INSTANCE=auditlog2 PORT=8100 make run
+#   AUDITLOG_INSTANCE=auditlog2 PORT=8100 make run    (TLS then on 8543)
 # (Not exported: the test settings pick their own instance name.)
 _instance="${AUDITLOG_INSTANCE:-auditlog}"
 export PORT="${PORT:-8000}"
+# HTTPS and wss:// (nginx, this copy's self-signed certificate): 8443 for the
+# default copy, PORT+443 for another (PORT=8100 -> 8543), or TLS_PORT.
+export TLS_PORT="${TLS_PORT:-$((PORT + 443))}"
 export RUN_DIR="$(realpath -m "${RUN_DIR:-.run/$_instance}")"
 export DATABASE_OWNER_URL="${DATABASE_OWNER_URL:-postgres://auditlog_owner@127.0.0.1:5432/$_instance}"
 export PY="${PY:-.venv/bin/python}"

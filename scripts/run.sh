@@ -35,8 +35,10 @@ case "$HOST" in
   127.0.0.1|localhost|::1) reach="this machine only (HOST=$HOST)" ;;
   *) reach="EVERY machine that can reach $HOST: you asked for that with HOST" ;;
 esac
-tls="  TLS beside it: https://$HOST:$((PORT + 5)) with a self-signed certificate made for
-  this copy (curl --cacert $RUN_DIR/tls/cert.pem ...): encrypted, but trusted by nobody."
+tls="  and over TLS on https://$HOST:$TLS_PORT  (stream wss://$HOST:$TLS_PORT/api/v1/logs/stream)
+  (TLS_PORT) with a self-signed certificate made for this copy, $RUN_DIR/tls/cert.pem
+  (curl --cacert $RUN_DIR/tls/cert.pem https://$HOST:$TLS_PORT/healthz):
+  encrypted, HSTS on its answers, but trusted by no client you have not told to."
 [ -z "$single" ] || tls="  No TLS: nginx is missing (the one-server fallback)."
 cat <<BANNER
 --------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ Ports of one `make run` copy, from PORT (default 8000):
     PORT+2  stream: uvicorn, the WebSocket stream
     PORT+3  export: gunicorn sync workers of their own, for exports only
     PORT+4  the local moto SQS server (when SQS_ENDPOINT_URL is left to default)
-    PORT+5  nginx over TLS, with a self-signed certificate made for this copy
+TLS_PORT (default PORT+443: 8443 for the default copy, 8543 for PORT=8100):
+nginx over TLS (HTTPS and wss://), with a self-signed certificate made for
+this copy under RUN_DIR/tls/.
 No gunicorn control socket is opened: nothing uses it, and its default path is
 shared by every copy on the machine.
 
@@ -52,11 +54,20 @@ GUNICORN_LIMITS = [
 ]  # fmt: skip
 
 
+TLS_OFFSET = 443  # TLS_PORT's default distance from PORT: 8000 -> 8443
+
+
 @dataclass(frozen=True)
 class Ports:
-    """The ports of one copy of the service, all derived from the public one."""
+    """The ports of one copy of the service, derived from the public one.
+
+    `tls_port` is TLS_PORT when given; otherwise PORT+443, so the default copy
+    serves TLS on 8443 (the contract's port) and a second copy on another PORT
+    gets a TLS port of its own without being told.
+    """
 
     public: int
+    tls_port: int | None = None
 
     @property
     def web(self) -> int:
@@ -76,7 +87,7 @@ class Ports:
 
     @property
     def tls(self) -> int:
-        return self.public + 5
+        return self.tls_port or self.public + TLS_OFFSET
 
 
 def gunicorn(port: int, workers: int, *, host: str = "127.0.0.1") -> list[str]:
@@ -140,6 +151,17 @@ def public_port() -> int:
     return int(os.environ.get("AUDITLOG_PORT") or os.environ.get("PORT") or "8000")
 
 
+def tls_port() -> int | None:
+    """TLS_PORT from the environment, or None for the default (PORT+443)."""
+    value = os.environ.get("TLS_PORT")
+    return int(value) if value else None
+
+
+def this_copy() -> Ports:
+    """The ports of the copy `make run` starts, from AUDITLOG_PORT/PORT and TLS_PORT."""
+    return Ports(public_port(), tls_port())
+
+
 def runtime_dir() -> Path:
     """RUN_DIR, or its default as scripts/env.sh and settings/local.py make it."""
     instance = os.environ.get("AUDITLOG_INSTANCE") or "auditlog"
@@ -148,7 +170,7 @@ def runtime_dir() -> Path:
 
 def command(name: str, *, host: str | None = None, port: int | None = None) -> list[str]:
     """The command line of process NAME, from the environment `make run` sets."""
-    ports = Ports(public_port())
+    ports = this_copy()
     folder = runtime_dir()
     local = host or "127.0.0.1"
     if name == "web":
@@ -173,10 +195,23 @@ def command(name: str, *, host: str | None = None, port: int | None = None) -> l
     raise SystemExit(f"servers.py: no process named {name!r}")
 
 
+def hsts_seconds() -> int:
+    """HSTS_SECONDS: the max-age nginx's TLS answers carry (default 300).
+
+    Short on purpose for a local copy: HSTS binds a host name, not a port, so
+    a year-long pin on `localhost` would turn every later http://localhost:PORT
+    (this copy's plain port, any other local server) into https for a year.
+    Production's HSTS (a year) comes from the application (settings/production.py).
+    """
+    return int(os.environ.get("HSTS_SECONDS") or "300")
+
+
 def render_routes(*, listen: str, web: str, export: str, stream: str, tls: str) -> str:
-    """The routing part of the nginx config (upstreams, map, server block)."""
+    """The routing part of the nginx config (upstreams, maps, server block)."""
     text = TEMPLATE.read_text().replace("    # @TLS@\n", tls)
-    for key, value in (("LISTEN", listen), ("WEB", web), ("EXPORT", export), ("STREAM", stream)):
+    values = {"LISTEN": listen, "WEB": web, "EXPORT": export, "STREAM": stream}
+    values["HSTS_SECONDS"] = str(hsts_seconds())
+    for key, value in values.items():
         text = text.replace(f"@{key}@", value)
     return text
 
@@ -190,7 +225,7 @@ def nginx_conf(run_dir: Path, ports: Ports, host: str = "127.0.0.1") -> str:
     )
     cert, key = self_signed_certificate(run_dir / "tls", host)
     tls = (
-        "    # TLS beside plain HTTP, with this copy's self-signed certificate.\n"
+        "    # HTTPS and wss:// beside plain HTTP, with this copy's self-signed certificate.\n"
         f"    listen {host}:{ports.tls} ssl;\n"
         f"    ssl_certificate {cert};\n    ssl_certificate_key {key};\n"
         "    ssl_protocols TLSv1.2 TLSv1.3;\n"
@@ -347,7 +382,7 @@ def main(argv: list[str]) -> int:
         if args.docker:
             print(docker_nginx_conf(), end="")
         else:
-            ports = Ports(public_port())
+            ports = this_copy()
             print(nginx_conf(runtime_dir(), ports, os.environ.get("HOST", "127.0.0.1")), end="")
     else:
         wait_for_sqs()

@@ -33,6 +33,26 @@ def test_ports_follow_the_copy_not_honchos_port(monkeypatch):
     assert servers.command("stream")[servers.command("stream").index("--port") + 1] == "8102"
 
 
+@pytest.mark.parametrize(
+    ("environment", "tls"),
+    [({}, 8443), ({"PORT": "8100"}, 8543), ({"PORT": "8100", "TLS_PORT": "9443"}, 9443)],
+)
+def test_tls_port_is_8443_for_the_default_copy_and_its_own_for_another(
+    monkeypatch, tmp_path, environment, tls
+):
+    for name in ("PORT", "AUDITLOG_PORT", "TLS_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert servers.this_copy().tls == tls
+    conf = servers.nginx_conf(tmp_path, servers.this_copy())
+    assert f"listen 127.0.0.1:{tls} ssl;" in conf
+    # run.sh takes TLS_PORT from scripts/env.sh: the same rule in shell.
+    shell = f"RUN_DIR={tmp_path} source scripts/env.sh && echo $TLS_PORT"
+    out = subprocess.run(["bash", "-c", shell], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.strip() == str(tls), out.stderr
+
+
 def test_no_gunicorn_control_socket_and_limits_above_nginx():
     args = servers.gunicorn(8001, 2)
     assert "--no-control-socket" in args  # its default path is shared by every copy
