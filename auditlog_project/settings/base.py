@@ -155,6 +155,16 @@ KMS_ENDPOINT_URL = http_url("KMS_ENDPOINT_URL", SQS_ENDPOINT_URL)
 _BUCKET_PREFIX = INSTANCE.replace("_", "-")  # bucket names allow no underscore
 ARCHIVE_BUCKET = env_str("ARCHIVE_BUCKET", f"{_BUCKET_PREFIX}-archive")
 BACKUP_BUCKET = env_str("BACKUP_BUCKET", f"{_BUCKET_PREFIX}-backup")
+# Archive (archival/): rows per Parquet part and per row group (memory is
+# bounded by one row group), rows fetched per round trip, download-link life.
+ARCHIVE_PART_MAX_ROWS = env_int("ARCHIVE_PART_MAX_ROWS", 2_000_000, minimum=1)
+ARCHIVE_ROW_GROUP_ROWS = env_int("ARCHIVE_ROW_GROUP_ROWS", 20_000, minimum=1)
+ARCHIVE_FETCH_ROWS = env_int("ARCHIVE_FETCH_ROWS", 2_000, minimum=1)
+ARCHIVE_URL_SECONDS = env_int("ARCHIVE_URL_SECONDS", 300, minimum=1)
+if ARCHIVE_URL_SECONDS > 3600:
+    raise ConfigError(f"ARCHIVE_URL_SECONDS must be at most 3600, got {ARCHIVE_URL_SECONDS}")
+# TimescaleDB only (archival/timescale.py): compress chunks older than this.
+TIMESCALE_COMPRESS_AFTER_DAYS = env_int("TIMESCALE_COMPRESS_AFTER_DAYS", 7, minimum=1)
 
 _SQS_LOCAL = urlsplit(SQS_ENDPOINT_URL)
 CELERY_BROKER_URL = env_str(
