@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -16,7 +17,7 @@ from auditlog_project.errors import Conflict, Forbidden, Message
 from tenants.scoping import TenantAccess
 
 from . import fields, partitions
-from .after_commit import events_committed
+from .after_commit import events_committed, events_deleted
 from .fields import EVENT_FIELDS
 from .selectors import event_by_key
 from .validation import NewEvent, retry_matches
@@ -32,7 +33,18 @@ from .validation import NewEvent, retry_matches
 # client-set columns and `content_hash`; server-set columns are parameters.
 
 
-def _insert_sql() -> str:
+# With the pipeline on (PIPELINE_ANNOUNCE), the same statement also records the
+# batch in the announcement log (pipeline/, ADR 0009), so every committed write
+# has its batch row and consumers can never miss it.
+ANNOUNCE_INSERT_CTE = """, announced AS (
+        INSERT INTO pipeline_batch (tenant_id, kind, events, ids, timestamps)
+        SELECT %(tenant_id)s, 'insert', count(*), array_agg(id), array_agg("timestamp")
+        FROM stored HAVING count(*) > 0
+        RETURNING 1
+    )"""
+
+
+def _insert_sql(*, announce: bool) -> str:
     """The ingest statement, its column lists written from logs.fields."""
     recordset = ", ".join(f'"{name}" {fields.sql_type(name)}' for name in fields.INPUT_FIELDS)
     columns = ", ".join(f'"{name}"' for name in fields.EVENT_FIELDS)
@@ -57,12 +69,13 @@ def _insert_sql() -> str:
         SELECT auditlog_stats_mark(
             %(tenant_id)s, array_agg(DISTINCT date_trunc('hour', "timestamp", 'UTC')))
         FROM stored
-    )
+    ){ANNOUNCE_INSERT_CTE if announce else ""}
     SELECT id, ip FROM stored, marked
 """
 
 
-INSERT_SQL = _insert_sql()
+INSERT_SQL = _insert_sql(announce=True)
+INSERT_SQL_UNANNOUNCED = _insert_sql(announce=False)
 STORED_KEYS_SQL = """
     SELECT id, "timestamp", content_hash FROM logs_event_key
     WHERE tenant_id = %s AND id = ANY(%s::uuid[])
@@ -158,7 +171,7 @@ def _insert(tenant_id: str, events: list[NewEvent], received_at: datetime) -> di
         "batch": json.dumps(batch, ensure_ascii=False, allow_nan=False),
     }
     with connection.cursor() as cursor, partitions.missing_partition_is_unavailable():
-        cursor.execute(INSERT_SQL, params)
+        cursor.execute(INSERT_SQL if settings.PIPELINE_ANNOUNCE else INSERT_SQL_UNANNOUNCED, params)
         return dict(cursor.fetchall())
 
 
@@ -203,7 +216,9 @@ def events_delete(*, access: TenantAccess, before: datetime) -> int:
 
     The one way to delete events (retention calls it after archiving): an event
     and its key always go together, in one statement, which also marks the
-    hours it emptied dirty for the stats rollup. Returns the number deleted.
+    hours it emptied dirty for the stats rollup, and records the deletion in the
+    pipeline's announcement log, so consumers follow retention (the search
+    index drops the same events). Returns the number deleted.
     """
     with connection.cursor() as cursor:
         cursor.execute(
@@ -219,9 +234,18 @@ def events_delete(*, access: TenantAccess, before: datetime) -> int:
                 SELECT auditlog_stats_mark(
                     %(tenant)s, array_agg(DISTINCT date_trunc('hour', "timestamp", 'UTC')))
                 FROM gone
+            ), announced AS (
+                INSERT INTO pipeline_batch (tenant_id, kind, events, before)
+                SELECT %(tenant)s, 'delete', count(*), %(before)s FROM gone
+                HAVING count(*) > 0 AND %(announce)s
+                RETURNING events
             )
             SELECT (SELECT count(*) FROM keys) FROM marked
             """,
-            {"tenant": access.tenant_id, "before": before},
+            {"tenant": access.tenant_id, "before": before, "announce": settings.PIPELINE_ANNOUNCE},
         )
-        return cursor.fetchone()[0]
+        deleted = cursor.fetchone()[0]
+    if deleted:
+        tenant_id = access.tenant_id
+        transaction.on_commit(lambda: events_deleted(tenant_id, deleted))
+    return deleted

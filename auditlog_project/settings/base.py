@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "tenants",
     "logs",
     "archival",
+    "pipeline",
 ]
 
 MIDDLEWARE = [
@@ -205,8 +206,42 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 
+# --- Event pipeline (pipeline/, ADR 0009) --------------------------------------
+# Announce committed batches on SQS (False: no batch rows, no messages; the
+# bench's "without" run). Consumers, each with its own watermark, by dotted path.
+PIPELINE_ANNOUNCE = env_bool("PIPELINE_ANNOUNCE", True)
+PIPELINE_CONSUMERS = env_list("PIPELINE_CONSUMERS", ["logs.search.indexer.CONSUMER"])
+# One drain transaction hands a consumer at most this many batches; one task
+# drains for at most this long before it queues a follow-up message.
+PIPELINE_DRAIN_BATCHES = env_int("PIPELINE_DRAIN_BATCHES", 500, minimum=1)
+PIPELINE_DRAIN_SECONDS = env_float("PIPELINE_DRAIN_SECONDS", 20.0, minimum=0.1)
+# A batch a consumer fails on this many times is dead: recorded, sent to the
+# dead-letter queue, passed. Retries back off from PIPELINE_RETRY_SECONDS.
+PIPELINE_MAX_ATTEMPTS = env_int("PIPELINE_MAX_ATTEMPTS", 5, minimum=1)
+PIPELINE_RETRY_SECONDS = env_float("PIPELINE_RETRY_SECONDS", 5.0, minimum=0.0)
+# The sweep drains without a message (lost announcements) and prunes handled
+# batches older than the retention.
+PIPELINE_SWEEP_SECONDS = env_float("PIPELINE_SWEEP_SECONDS", 30.0, minimum=1.0)
+PIPELINE_BATCH_RETENTION_HOURS = env_int("PIPELINE_BATCH_RETENTION_HOURS", 168, minimum=0)
+CELERY_BEAT_SCHEDULE["pipeline-sweep"] = {
+    "task": "pipeline.sweep",
+    "schedule": PIPELINE_SWEEP_SECONDS,
+}
+# Planner statistics of the hot partition (logs/planner.py): ANALYZE today's
+# partition when this many rows changed since its last ANALYZE (or 10 %).
+EVENTS_ANALYZE_SECONDS = env_float("EVENTS_ANALYZE_SECONDS", 120.0, minimum=1.0)
+EVENTS_ANALYZE_MIN_ROWS = env_int("EVENTS_ANALYZE_MIN_ROWS", 5000, minimum=1)
+CELERY_BEAT_SCHEDULE["logs-analyze-hot-partition"] = {
+    "task": "logs.analyze_hot_partition",
+    "schedule": EVENTS_ANALYZE_SECONDS,
+}
+
 # --- OpenSearch (optional search backend) ------------------------------------
 OPENSEARCH_URL = http_url("OPENSEARCH_URL", "")
+# Index, template and alias names start with this (several installations per cluster).
+OPENSEARCH_INDEX_PREFIX = env_str("OPENSEARCH_INDEX_PREFIX", f"{INSTANCE}-")
+# A search waits this long for OpenSearch before falling back to PostgreSQL.
+OPENSEARCH_TIMEOUT = env_float("OPENSEARCH_TIMEOUT", 2.0, minimum=0.1)
 
 # --- API ----------------------------------------------------------------------
 REST_FRAMEWORK = {
