@@ -206,7 +206,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 
-# --- Event pipeline (pipeline/, ADR 0009) --------------------------------------
+# --- Event pipeline (pipeline/, ADR 0010) --------------------------------------
 # Announce committed batches on SQS (False: no batch rows, no messages; the
 # bench's "without" run). Consumers, each with its own watermark, by dotted path.
 PIPELINE_ANNOUNCE = env_bool("PIPELINE_ANNOUNCE", True)

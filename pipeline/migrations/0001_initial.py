@@ -3,7 +3,7 @@
 `pipeline_batch` gets one row per committed write, inserted by the same
 statement as the events (logs/services.py). `xid` is the writer's
 transaction id, which consumers compare with their watermark snapshot
-(pipeline/watermark.py, ADR 0009). Row-level security: a row can only be
+(pipeline/watermark.py, ADR 0010). Row-level security: a row can only be
 written for the transaction's tenant (`app.tenant_id`); reading and pruning
 are open to the application role, because the rows hold ids and counts, no
 event content, and the workers read every tenant's batches.
