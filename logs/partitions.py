@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
@@ -114,6 +114,21 @@ def partitions_create_ahead(*, ahead: int, max_age_days: int) -> int:
                 created += made
     if skipped:
         logger.warning("partitions not created (locks busy), left to the next run: %s", skipped)
+    return created
+
+
+def partitions_ensure(days: Iterable[date]) -> int:
+    """Make sure each day has its partition (for rows written into past days:
+    an archive restore); the number created. Days below the floor need none
+    (the history partition holds them). Raises PartitionMissing when a day's
+    locks are never granted."""
+    created = 0
+    with _own_connection() as conn:
+        for day in days:
+            made = _create_with_retries(conn, day)
+            if made is None:
+                raise PartitionMissing()
+            created += made
     return created
 
 
