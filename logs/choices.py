@@ -15,3 +15,11 @@ class Severity(models.TextChoices):
     WARNING = "WARNING", "Warning"
     ERROR = "ERROR", "Error"
     CRITICAL = "CRITICAL", "Critical"
+
+
+class Category(models.TextChoices):
+    """Who wrote an event: clients (`application`) or the service itself (logs/audit.py)."""
+
+    APPLICATION = "application", "Application"
+    ACCESS = "access", "Access"  # reads of the logs
+    ADMIN = "admin", "Admin"  # changes to tenants, members, users, policies, retention

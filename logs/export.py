@@ -5,8 +5,8 @@ The pieces, in the order a request uses them:
   can still answer 400 (the view validates the format). Its rows are tuples of
   text in `EVENT_FIELDS` order, formatted by PostgreSQL as the API writes them
   (`EXPORT_COLUMNS`), so the encoders do no per-value type conversion;
-- `export_access_record` stores the EXPORT access event in the request
-  transaction, so no byte of an export leaves before its audit record commits;
+- the view records the EXPORT access event (`logs.audit.record_access`) in
+  the request transaction, so no byte of an export leaves before it commits;
 - `export_stream` is the response body. It runs after the view returned, when
   the request transaction has committed and `app.tenant_id` is gone: it opens
   its own transaction, activates the tenant again for row-level security, and
@@ -16,27 +16,20 @@ The pieces, in the order a request uses them:
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Generator, Iterator, Mapping
-from datetime import datetime
 from itertools import islice
 from typing import cast
-from uuid import UUID
 
 from django.db import transaction
 from django.db.models import QuerySet
 
 from auditlog_project.errors import Invalid
-from tenants.scoping import TenantAccess, activate
+from tenants.scoping import activate
 
-from . import services
-from .choices import CONTROL_RE
-from .filtersets import EventFilterSet
 from .models import Event
 from .pagination import ORDERINGS
 from .selectors import event_filter
-from .validation import parse_event
 from .wire import EXPORT_COLUMNS, Encoder, ExportRow
 
 logger = logging.getLogger(__name__)
@@ -49,47 +42,6 @@ def export_queryset(*, scope: QuerySet[Event], params: Mapping[str, str]) -> Que
         raise Invalid({"ordering": ["Must be -timestamp or timestamp."]})
     order = ("-timestamp", "-id") if ORDERINGS[ordering] else ("timestamp", "id")
     return event_filter(scope=scope, params=params).order_by(*order).values_list(*EXPORT_COLUMNS)
-
-
-def export_access_record(
-    *,
-    access: TenantAccess,
-    format_name: str,
-    params: Mapping[str, str],
-    now: datetime,
-    ip_address: str | None = None,
-    user_agent: str | None = None,
-) -> UUID:
-    """Store the EXPORT access event in the caller's transaction; its id.
-
-    Recorded when the export is accepted, before streaming: if it cannot be
-    stored the request fails and nothing is exported. The caller excludes this
-    id from the export itself (earlier exports stay visible, as any event).
-    """
-    filters = {name: params[name] for name in EventFilterSet.base_filters if params.get(name)}
-    raw = {
-        "user_id": access.username,
-        "action": "EXPORT",
-        "resource_type": "audit_log",
-        "severity": "INFO",
-        "ip_address": _valid_ip(ip_address),
-        "user_agent": CONTROL_RE.sub("", user_agent or "")[:1024] or None,
-        "metadata": {
-            "format": format_name,
-            "ordering": params.get("ordering") or "-timestamp",
-            "filters": filters,
-        },
-    }
-    event = parse_event(raw, now=now)
-    row, _ = services.event_create(access=access, data=event)
-    return row["id"]
-
-
-def _valid_ip(value: str | None) -> str | None:
-    try:
-        return str(ipaddress.ip_address(value or ""))
-    except ValueError:
-        return None
 
 
 def export_stream(

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 
-from .choices import ACTION_RE, CONTROL_RE, Severity
+from .choices import ACTION_RE, CONTROL_RE, Category, Severity
 from .models import Event
 
 # A '+' in an unencoded query string arrives as a space: "...T10:00:00 02:00".
@@ -72,6 +72,22 @@ class UpperCaseCSVField(forms.Field):
         return items
 
 
+class LowerCaseCSVField(UpperCaseCSVField):
+    """A comma-separated list, lower-cased (the category vocabulary is lower case)."""
+
+    def to_python(self, value):
+        items = super().to_python(value)
+        return None if items is None else [item.lower() for item in items]
+
+
+class CategoryInFilter(django_filters.Filter):
+    field_class = LowerCaseCSVField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("lookup_expr", "in")
+        super().__init__(*args, item_check=_category, max_items=3, **kwargs)
+
+
 class UpperCaseInFilter(django_filters.Filter):
     field_class = UpperCaseCSVField
 
@@ -103,6 +119,11 @@ def _severity(item: str) -> None:
         raise ValidationError(f"{item!r} is not one of {', '.join(Severity.values)}.")
 
 
+def _category(item: str) -> None:
+    if item.lower() not in Category.values:
+        raise ValidationError(f"{item.lower()!r} is not one of {', '.join(Category.values)}.")
+
+
 def _text(max_length: int, **kwargs) -> django_filters.CharFilter:
     return django_filters.CharFilter(
         max_length=max_length, validators=[no_control_characters], **kwargs
@@ -128,6 +149,10 @@ class EventFilterSet(django_filters.FilterSet):
     )
     request_id = _text(128)
     ip_address = IPAddressFilter(help_text="IPv4 or IPv6 address.")
+    category = CategoryInFilter(
+        help_text="Comma-separated: application (sent by clients), access (reads of the "
+        "logs), admin (changes to the tenant). Default: all."
+    )
     q = _text(
         256,
         method="filter_full_text",

@@ -10,7 +10,7 @@ from django.db.models.functions import Now
 
 from tenants.models import Tenant
 
-from .choices import Severity
+from .choices import Category, Severity
 
 
 class Event(models.Model):
@@ -58,6 +58,11 @@ class Event(models.Model):
     after = models.JSONField(null=True)
     metadata = models.JSONField(null=True)
     request_id = models.CharField(max_length=128, null=True)
+    # Server-set: clients may send only "application"; the service writes the
+    # `access` and `admin` events of its own audit trail (logs/audit.py).
+    category = models.CharField(
+        max_length=16, choices=Category.choices, db_default=Category.APPLICATION
+    )
 
     class Meta:
         db_table = "logs_event"

@@ -18,6 +18,7 @@ from tenants.scoping import TenantAccess
 
 from . import fields, partitions
 from .after_commit import events_committed, events_deleted
+from .choices import Category
 from .fields import EVENT_FIELDS
 from .selectors import event_by_key
 from .validation import NewEvent, retry_matches
@@ -144,17 +145,29 @@ def _check_actors(access: TenantAccess, events: Sequence[NewEvent], *, bulk: boo
 
 
 def _store(access: TenantAccess, events: list[NewEvent]) -> tuple[list[dict], list[tuple]]:
-    tenant_id = access.tenant_id
+    return store_events(access.tenant_id, events, category=Category.APPLICATION)
+
+
+def store_events(
+    tenant_id: str, events: list[NewEvent], *, category: str
+) -> tuple[list[dict], list[tuple]]:
+    """Store validated events of one category in the active tenant's transaction:
+    (new rows, stored keys of retried ids). Clients' events are `application`;
+    logs.audit stores the service's own `access` and `admin` events here."""
     received_at = timezone.now()
-    inserted = _insert(tenant_id, events, received_at)
+    inserted = _insert(tenant_id, events, received_at, category)
     existing = _check_duplicates(tenant_id, [e for e in events if e.id not in inserted])
-    rows = [_row(tenant_id, e, received_at, inserted[e.id]) for e in events if e.id in inserted]
+    rows = [
+        _row(tenant_id, e, received_at, inserted[e.id], category)
+        for e in events
+        if e.id in inserted
+    ]
     if rows:
         transaction.on_commit(lambda: events_committed(tenant_id, rows))
     return rows, existing
 
 
-def _insert(tenant_id: str, events: list[NewEvent], received_at: datetime) -> dict:
+def _insert(tenant_id: str, events: list[NewEvent], received_at: datetime, category: str) -> dict:
     """Insert the events whose id is new for the tenant; {id: ip as PostgreSQL writes it}."""
     batch = [
         {
@@ -168,6 +181,7 @@ def _insert(tenant_id: str, events: list[NewEvent], received_at: datetime) -> di
     params: dict[str, Any] = {
         "tenant_id": tenant_id,
         "received_at": received_at,
+        "category": category,
         "batch": json.dumps(batch, ensure_ascii=False, allow_nan=False),
     }
     with connection.cursor() as cursor, partitions.missing_partition_is_unavailable():
@@ -195,7 +209,7 @@ def _check_duplicates(tenant_id: str, retries: list[NewEvent]) -> list[tuple]:
     return [stored[e.id] for e in retries]
 
 
-def _row(tenant_id: str, e: NewEvent, received_at: datetime, ip: str | None) -> dict:
+def _row(tenant_id: str, e: NewEvent, received_at: datetime, ip: str | None, category: str) -> dict:
     """The stored event in the shape selectors return (the ip as PostgreSQL spells it)."""
     # Merged into _ROW_ORDER, the keys keep EVENT_FIELDS order, at C speed.
     return {
@@ -204,6 +218,7 @@ def _row(tenant_id: str, e: NewEvent, received_at: datetime, ip: str | None) -> 
         "tenant_id": tenant_id,
         "received_at": received_at,
         "ip_address": ip,
+        "category": category,
     }
 
 

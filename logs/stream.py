@@ -35,6 +35,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tenants.scoping import activate
 
+from .choices import Category
 from .fields import EVENT_FIELDS
 from .models import Event
 from .pagination import opaque, opened, utc_position
@@ -44,7 +45,8 @@ logger = logging.getLogger(__name__)
 
 SEVERITIES = frozenset({"INFO", "WARNING", "ERROR", "CRITICAL"})
 _ACTION = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
-FILTER_FIELDS = ("severity", "action", "resource_type", "user_id")
+FILTER_FIELDS = ("severity", "action", "resource_type", "user_id", "category")
+CATEGORIES = frozenset(Category.values)
 
 
 class StreamChannelLayer(RedisChannelLayer):
@@ -183,6 +185,7 @@ class StreamFilter:
     action: frozenset[str] = frozenset()
     resource_type: frozenset[str] = frozenset()
     user_id: frozenset[str] = frozenset()
+    category: frozenset[str] = frozenset()
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> StreamFilter:
@@ -191,6 +194,9 @@ class StreamFilter:
         }
         values["severity"] = frozenset(v.upper() for v in values["severity"])
         values["action"] = frozenset(v.upper() for v in values["action"])
+        values["category"] = frozenset(v.lower() for v in values["category"])
+        if bad := values["category"] - CATEGORIES:
+            raise BadFilter(f"category: unknown value(s) {sorted(bad)}")
         if bad := values["severity"] - SEVERITIES:
             raise BadFilter(f"severity: unknown value(s) {sorted(bad)}")
         if invalid := {a for a in values["action"] if not _ACTION.match(a)}:

@@ -23,11 +23,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from auditlog_project.openapi import problem_responses
-from auditlog_project.ratelimits import client_ip
 from tenants.permissions import Operation
 from tenants.scoping import TenantScopedAPIView
 
-from .. import export, stats
+from .. import audit, export, stats
 from ..filtersets import EventFilterSet
 from ..models import Event
 from ..wire import FORMATS, export_format
@@ -130,13 +129,16 @@ class EventExportView(TenantScopedAPIView):
         reject_unknown(params, EXPORT_PARAMETERS)
         chosen = export_format(params.get("format"))
         rows = export.export_queryset(scope=self.get_queryset(), params=params)
-        record_id = export.export_access_record(
-            access=self.access,
-            format_name=chosen.name,
-            params=params,
-            now=timezone.now(),
-            ip_address=client_ip(request),
-            user_agent=request.META.get("HTTP_USER_AGENT"),
+        # Recorded when the export is accepted, before streaming: if it cannot be
+        # stored the request fails and nothing is exported. Not part of its own export.
+        record_id = audit.record_access(
+            tenant_id=self.access.tenant_id,
+            actor=self.access.username,
+            action=audit.AccessAction.EXPORT,
+            origin=audit.Origin.from_request(request),
+            filters=audit.filters_used(params),
+            role=self.access.role,
+            details={"format": chosen.name, "ordering": params.get("ordering") or "-timestamp"},
         )
         body = export.export_stream(
             tenant_id=self.access.tenant_id,

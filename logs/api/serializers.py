@@ -13,7 +13,7 @@ from typing import Any
 from rest_framework import serializers
 
 from .. import fields
-from ..validation import RULES
+from ..validation import CLIENT_CATEGORY, RULES
 
 
 def _declared(make_fields: Callable[[], dict[str, serializers.Field]]):
@@ -79,11 +79,18 @@ def _event_create_fields() -> dict[str, serializers.Field]:
         required=False,
         help_text="The tenant; may be omitted when the caller belongs to exactly one.",
     )
-    return {
+    category = serializers.ChoiceField(
+        choices=[CLIENT_CATEGORY],
+        required=False,
+        help_text="Optional, and only `application`: `access` and `admin` events are "
+        "recorded by the service itself (400 otherwise).",
+    )
+    declared = {
         name: tenant if name == "tenant_id" else _input_field(name)
         for name in fields.EVENT_FIELDS
         if name == "tenant_id" or name in RULES
     }
+    return {**declared, "category": category}
 
 
 # A stored event: every column of logs.models.Event. (No docstring: it would

@@ -18,7 +18,13 @@ from tenants.permissions import Operation
 from tenants.scoping import TenantScopedAPIView
 
 from .. import selectors, services
-from ..filtersets import EventFilterSet, OffsetDateTimeFilter, UpperCaseInFilter
+from ..choices import Category
+from ..filtersets import (
+    CategoryInFilter,
+    EventFilterSet,
+    OffsetDateTimeFilter,
+    UpperCaseInFilter,
+)
 from ..models import Event
 from ..pagination import Cursor
 from ..validation import oldest_accepted, parse_bulk, parse_event
@@ -53,6 +59,13 @@ PAGE_PARAMETERS = [
 
 def _filter_parameter(name: str, flt) -> OpenApiParameter:
     """Document a filter of EventFilterSet (the one declaration of the filters)."""
+    if isinstance(flt, CategoryInFilter):
+        return OpenApiParameter(
+            name,
+            {"type": "array", "items": {"type": "string", "enum": list(Category.values)}},
+            explode=False,
+            description=flt.extra.get("help_text", ""),
+        )
     if isinstance(flt, UpperCaseInFilter):
         return OpenApiParameter(
             name,

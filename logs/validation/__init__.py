@@ -156,9 +156,21 @@ INPUT_NAMES = frozenset({"tenant_id", *RULES})
 READ_ONLY_FIELDS = fields.SERVER_SET - {"tenant_id"}
 
 
+# The one server-set column a client may name, with the one value it may send:
+# `access` and `admin` events are the service's own (logs/audit.py).
+CLIENT_CATEGORY = "application"
+CATEGORY_ERROR = Message(
+    "Only 'application' may be sent: access and admin events are recorded by the service.",
+    "read_only",
+)
+
+
 def _unknown_fields(raw: dict, errors: dict) -> None:
     for name in raw:
-        if name in READ_ONLY_FIELDS:
+        if name == "category":
+            if raw[name] != CLIENT_CATEGORY:
+                errors[name] = [CATEGORY_ERROR]
+        elif name in READ_ONLY_FIELDS:
             errors[name] = [Message("This field is read-only (server-set).", "read_only")]
         elif name not in INPUT_NAMES:
             errors[str(name)] = [Message("Unknown field.", "unknown_field")]

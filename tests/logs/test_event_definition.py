@@ -17,8 +17,8 @@ MODEL_COLUMNS = [field.attname for field in Event._meta.concrete_fields]
 
 def test_every_model_column_is_an_event_field_in_declaration_order():
     assert list(fields.EVENT_FIELDS) == MODEL_COLUMNS
-    assert {"tenant_id", "received_at"} == fields.SERVER_SET
-    assert set(fields.INPUT_FIELDS) == set(MODEL_COLUMNS) - {"tenant_id", "received_at"}
+    assert {"tenant_id", "received_at", "category"} == fields.SERVER_SET
+    assert set(fields.INPUT_FIELDS) == set(MODEL_COLUMNS) - fields.SERVER_SET
 
 
 def test_the_insert_statement_writes_every_column():
@@ -35,6 +35,7 @@ def test_every_client_set_column_has_a_validation_rule():
 
 def test_the_api_shapes_and_the_export_have_every_column():
     assert list(EventSerializer().fields) == MODEL_COLUMNS
+    # `category` is accepted on input with its one client value, `application`.
     assert list(EventCreateSerializer().fields) == [c for c in MODEL_COLUMNS if c != "received_at"]
     assert len(EXPORT_COLUMNS) == len(MODEL_COLUMNS)
 

@@ -207,10 +207,14 @@ def test_the_export_is_recorded_as_an_access_event(parties):
     assert record["severity"] == "INFO"
     assert record["ip_address"] == "127.0.0.1"
     assert record["user_agent"] == "curl/8"  # control characters dropped
+    assert record["category"] == "access"
     assert record["metadata"] == {
         "format": "ndjson",
         "ordering": "-timestamp",
         "filters": {"action": "login", "severity": "INFO"},
+        "results": None,  # streamed: not known when the export is accepted
+        "role": "auditor",
+        "via": "api",
     }
 
 

@@ -58,7 +58,9 @@ def test_create_returns_the_stored_event_normalised(parties):
         "after",
         "metadata",
         "request_id",
+        "category",
     }
+    assert body["category"] == "application"
 
 
 def test_defaults_severity_info_and_timestamp_now(parties):
