@@ -51,7 +51,16 @@ def healthz(request) -> JsonResponse:
 def readyz(request) -> JsonResponse:
     results = {name: _run(check) for name, check in CHECKS.items()}
     ready = all(result["status"] == "up" for result in results.values())
-    return JsonResponse(
-        {"status": "ready" if ready else "unavailable", "checks": results},
-        status=200 if ready else 503,
-    )
+    body = {"status": "ready" if ready else "unavailable", "checks": results}
+    body["pipeline"] = _pipeline_detail() if results["postgresql"]["status"] == "up" else None
+    return JsonResponse(body, status=200 if ready else 503)
+
+
+def _pipeline_detail() -> dict:
+    """Detail, not a check: a lagging consumer does not make this instance unready."""
+    from pipeline.selectors import summary
+
+    try:
+        return summary()
+    except Exception as exc:  # noqa: BLE001 - detail only
+        return {"error": f"{type(exc).__name__}: {exc}"[:300]}

@@ -77,3 +77,23 @@ def queue_depths() -> dict[str, dict]:
             "delayed": int(values.get("ApproximateNumberOfMessagesDelayed", 0)),
         }
     return answer
+
+
+def queues_or_error() -> dict:
+    """`queue_depths()`, or the error when SQS does not answer (status stays readable)."""
+    try:
+        return queue_depths()
+    except Exception as exc:  # noqa: BLE001 - any failure is "cannot tell"
+        return {"error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+def summary() -> dict:
+    """One line for /readyz: per consumer, pending events and the oldest one's age."""
+    return {
+        lag["consumer"]: {
+            "pending_events": lag["pending_events"],
+            "oldest_pending_seconds": lag["oldest_pending_seconds"],
+            "dead_batches": lag["dead_batches"],
+        }
+        for lag in consumer_lags()
+    }
