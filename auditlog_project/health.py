@@ -51,7 +51,7 @@ def healthz(request) -> JsonResponse:
 def readyz(request) -> JsonResponse:
     results = {name: _run(check) for name, check in CHECKS.items()}
     ready = all(result["status"] == "up" for result in results.values())
-    body = {"status": "ready" if ready else "unavailable", "checks": results}
+    body: dict[str, object] = {"status": "ready" if ready else "unavailable", "checks": results}
     body["pipeline"] = _pipeline_detail() if results["postgresql"]["status"] == "up" else None
     return JsonResponse(body, status=200 if ready else 503)
 
