@@ -4,6 +4,9 @@ Idempotent; run by `make run` and `make test` before anything else.
   - the owner role (owns the tables, runs migrations, may create test databases)
   - the application role (runtime connections; owns nothing, so row-level
     security applies to it; never a superuser, never BYPASSRLS)
+  - the backup role (reads everything for `manage.py backup`: BYPASSRLS, because
+    the events tables FORCE row-level security even on their owner, and
+    pg_read_all_data; writes nothing, owns nothing)
   - the database, owned by the owner role
 Connects as a PostgreSQL administrator from PG_ADMIN_URL (default: the local
 `postgres` superuser over 127.0.0.1, trust auth as on the project's machines).
@@ -27,6 +30,9 @@ OWNER_URL = os.environ.get(
     "DATABASE_OWNER_URL", f"postgres://auditlog_owner@127.0.0.1:5432/{INSTANCE}"
 )
 APP_URL = os.environ.get("DATABASE_URL_APP", f"postgres://auditlog_app@127.0.0.1:5432/{INSTANCE}")
+BACKUP_URL = os.environ.get(
+    "BACKUP_DATABASE_URL", f"postgres://auditlog_backup@127.0.0.1:5432/{INSTANCE}"
+)
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -35,11 +41,15 @@ def _role_and_password(url: str) -> tuple[str, str | None]:
     return parts.username or "", parts.password
 
 
-def ensure_role(conn, name: str, password: str | None, *, createdb: bool) -> None:
+def ensure_role(
+    conn, name: str, password: str | None, *, createdb: bool, bypassrls: bool = False
+) -> None:
     exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name]).fetchone()
     verb = "ALTER" if exists else "CREATE"
-    options = "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE " + (
-        "CREATEDB" if createdb else "NOCREATEDB"
+    options = (
+        "LOGIN NOSUPERUSER NOCREATEROLE "
+        + ("CREATEDB " if createdb else "NOCREATEDB ")
+        + ("BYPASSRLS" if bypassrls else "NOBYPASSRLS")
     )
     statement = sql.SQL(verb + " ROLE {} " + options).format(sql.Identifier(name))
     conn.execute(statement)
@@ -48,6 +58,12 @@ def ensure_role(conn, name: str, password: str | None, *, createdb: bool) -> Non
             sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(name), sql.Literal(password))
         )
     print(f"postgresql: role {name} {'ok' if exists else 'created'}")
+
+
+def ensure_backup_role(conn, name: str, password: str | None) -> None:
+    """The role `manage.py backup` dumps as: reads every row of every table, writes nothing."""
+    ensure_role(conn, name, password, createdb=False, bypassrls=True)
+    conn.execute(sql.SQL("GRANT pg_read_all_data TO {}").format(sql.Identifier(name)))
 
 
 def ensure_database(conn, name: str, owner: str) -> None:
@@ -89,6 +105,7 @@ def main() -> int:
         with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
             ensure_role(conn, owner, owner_password, createdb=True)
             ensure_role(conn, app, app_password, createdb=False)
+            ensure_backup_role(conn, *_role_and_password(BACKUP_URL))
             ensure_database(conn, database, owner)
     except psycopg.Error as exc:
         print(f"postgresql: cannot prepare the database via PG_ADMIN_URL: {exc}", file=sys.stderr)

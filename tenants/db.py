@@ -23,16 +23,27 @@ def grant_app_role(using: str = "default") -> bool:
         cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
         if cursor.fetchone() is None:
             return False
-        ident = sql.Identifier(role)
+        for statement in app_role_grants(role):
+            cursor.execute(statement.as_string(cursor.connection))
+    return True
+
+
+def app_role_grants(role: str) -> list[sql.Composed]:
+    """The statements that give `role` DML on every table and sequence, now and later.
+
+    Run after every `migrate` and after a restore (backups.pg).
+    """
+    ident = sql.Identifier(role)
+    return [
+        sql.SQL(statement).format(ident)
         for statement in (
             "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}",
             "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}",
             "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
             "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {}",
             "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {}",
-        ):
-            cursor.execute(sql.SQL(statement).format(ident).as_string(cursor.connection))
-    return True
+        )
+    ]
 
 
 def _on_post_migrate(sender, using: str = "default", **kwargs) -> None:

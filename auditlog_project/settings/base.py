@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "logs",
     "archival",
     "pipeline",
+    "backups",
 ]
 
 MIDDLEWARE = [
@@ -167,6 +168,29 @@ if ARCHIVE_URL_SECONDS > 3600:
     raise ConfigError(f"ARCHIVE_URL_SECONDS must be at most 3600, got {ARCHIVE_URL_SECONDS}")
 # TimescaleDB only (archival/timescale.py): compress chunks older than this.
 TIMESCALE_COMPRESS_AFTER_DAYS = env_int("TIMESCALE_COMPRESS_AFTER_DAYS", 7, minimum=1)
+# Backups (backups/, docs/operations.md "Backup and recovery"): dumped as the
+# backup role (BYPASSRLS and read-only: the events tables FORCE row-level
+# security even on their owner), restored as the owner. Empty: not configured.
+DATABASE_OWNER_URL = env_str("DATABASE_OWNER_URL", "")
+BACKUP_DATABASE_URL = env_str("BACKUP_DATABASE_URL", "")
+for _name, _url in (
+    ("DATABASE_OWNER_URL", DATABASE_OWNER_URL),
+    ("BACKUP_DATABASE_URL", BACKUP_DATABASE_URL),
+):
+    if _url:
+        database_from_url(_name, _url)  # a bad URL stops start-up
+BACKUP_PREFIX = env_str("BACKUP_PREFIX", "database/")
+# Scheduled backups: one per hour or day (beat checks every BACKUP_CHECK_SECONDS;
+# a period that has its backup is skipped), and their retention: a backup is
+# pruned once it is neither among the newest BACKUP_KEEP_COUNT nor younger
+# than BACKUP_KEEP_DAYS.
+BACKUP_SCHEDULE = env_choice("BACKUP_SCHEDULE", "daily", {"off", "hourly", "daily"})
+BACKUP_CHECK_SECONDS = env_int("BACKUP_CHECK_SECONDS", 900, minimum=10)
+BACKUP_KEEP_COUNT = env_int("BACKUP_KEEP_COUNT", 7, minimum=1)
+BACKUP_KEEP_DAYS = env_int("BACKUP_KEEP_DAYS", 7, minimum=0)
+BACKUP_COMPRESSION = env_int("BACKUP_COMPRESSION", 6, minimum=0)
+if BACKUP_COMPRESSION > 9:
+    raise ConfigError(f"BACKUP_COMPRESSION must be 0 to 9, got {BACKUP_COMPRESSION}")
 
 _SQS_LOCAL = urlsplit(SQS_ENDPOINT_URL)
 CELERY_BROKER_URL = env_str(
@@ -206,6 +230,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": float(STATS_ROLLUP_REFRESH_SECONDS),
     },
 }
+if BACKUP_SCHEDULE != "off":
+    CELERY_BEAT_SCHEDULE["backups-scheduled"] = {
+        "task": "backups.scheduled_backup",
+        "schedule": float(BACKUP_CHECK_SECONDS),
+    }
 
 # --- Event pipeline (pipeline/, ADR 0010) --------------------------------------
 # Announce committed batches on SQS (False: no batch rows, no messages; the

@@ -20,6 +20,13 @@ if not (os.environ.get("DJANGO_SECRET_KEY") and os.environ.get("JWT_SIGNING_KEY"
         if _name != "AUDITLOG_ADMIN_PASSWORD":
             os.environ.setdefault(_name, _value)
 os.environ.setdefault("DATABASE_URL", f"postgres://auditlog_app@127.0.0.1:5432/{instance_name()}")
+# As scripts/env.sh and scripts/bootstrap.py name them.
+os.environ.setdefault(
+    "DATABASE_OWNER_URL", f"postgres://auditlog_owner@127.0.0.1:5432/{instance_name()}"
+)
+os.environ.setdefault(
+    "BACKUP_DATABASE_URL", f"postgres://auditlog_backup@127.0.0.1:5432/{instance_name()}"
+)
 # The moto server of this copy: PORT+4, as scripts/servers.py starts it.
 os.environ.setdefault(
     "SQS_ENDPOINT_URL", f"http://127.0.0.1:{int(os.environ.get('PORT', 8000)) + 4}"
