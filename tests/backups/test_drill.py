@@ -13,13 +13,13 @@ import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connections
 
 from accounts.models import User
 from backups import pg, services
+from backups.errors import BackupError
 from tenants.models import Membership, Tenant
 from tests.fixtures import bearer_client, make_user
 
@@ -118,7 +118,7 @@ def test_backup_destroy_restore_gives_back_every_row_and_the_same_answers(drill_
     connections["default"].close()
     pg.database_drop(drill_database)
     assert not pg.database_exists(drill_database)
-    with pytest.raises(psycopg.OperationalError):
+    with pytest.raises(BackupError, match="does not exist"):
         drill_database.connect().close()
 
     call_command("restore", "drill", "--target", drill_database.name)
