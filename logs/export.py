@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from auditlog_project.errors import Invalid
+from encryption.rows import open_export_chunks
 from tenants.scoping import activate
 
 from .models import Event
@@ -59,7 +60,7 @@ def export_stream(
         try:
             # `rows` is a values_list() queryset: it yields ExportRow tuples.
             tuples = cast(Iterator[ExportRow], rows.iterator(chunk_size=chunk_size))
-            chunks = _chunks(tuples, chunk_size)
+            chunks = open_export_chunks(_chunks(tuples, chunk_size))  # encrypted cells only
             for text in encode(chunks):
                 yield text.encode("utf-8")
         except Exception:

@@ -1,6 +1,7 @@
 """Reads of the logs app. Every function takes an already tenant-scoped queryset
 (`TenantScopedAPIView.get_queryset()`): scoping stays in tenants.scoping, and
-row-level security backs it in PostgreSQL.
+row-level security backs it in PostgreSQL. Rows come back with their
+encrypted fields decrypted (encryption.rows.open_rows).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from uuid import UUID
 from django.db.models import QuerySet, Subquery
 
 from auditlog_project.errors import Invalid, Message
+from encryption.rows import open_rows
 
 from .fields import EVENT_FIELDS
 from .filtersets import EventFilterSet
@@ -41,7 +43,9 @@ def event_list(*, scope: QuerySet[Event], params: Mapping[str, str]) -> Page:
     """One keyset page of filtered events as dicts (one query, no COUNT)."""
     page = PageRequest.from_params(params)
     events = event_filter(scope=scope, params=params).values(*EVENT_FIELDS)
-    return keyset_page(events, page)
+    found = keyset_page(events, page)
+    open_rows(found.rows)
+    return found
 
 
 def event_get(*, scope: QuerySet[Event], event_id: UUID) -> dict | None:
@@ -50,7 +54,10 @@ def event_get(*, scope: QuerySet[Event], event_id: UUID) -> dict | None:
     The key table gives the timestamp, so PostgreSQL reads one partition only.
     """
     key_time = EventKey.objects.filter(id=event_id).values("timestamp")[:1]
-    return scope.filter(id=event_id, timestamp=Subquery(key_time)).values(*EVENT_FIELDS).first()
+    row = scope.filter(id=event_id, timestamp=Subquery(key_time)).values(*EVENT_FIELDS).first()
+    if row is not None:
+        open_rows([row])
+    return row
 
 
 def event_by_key(*, tenant_id: str, key: tuple) -> dict:
@@ -61,8 +68,10 @@ def event_by_key(*, tenant_id: str, key: tuple) -> dict:
     to the active tenant.
     """
     event_id, timestamp = key[0], key[1]
-    return (
+    row = (
         Event.objects.filter(tenant_id=tenant_id, id=event_id, timestamp=timestamp)
         .values(*EVENT_FIELDS)
         .get()
     )
+    open_rows([row])
+    return row

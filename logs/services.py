@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from auditlog_project.errors import Conflict, Forbidden, Message
+from encryption.rows import seal_batch
 from tenants.scoping import TenantAccess
 
 from . import fields, partitions
@@ -178,6 +179,7 @@ def _insert(tenant_id: str, events: list[NewEvent], received_at: datetime, categ
         }
         for e in events
     ]
+    seal_batch(tenant_id, batch)  # encryption at rest: the tenant's chosen fields
     params: dict[str, Any] = {
         "tenant_id": tenant_id,
         "received_at": received_at,

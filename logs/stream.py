@@ -33,6 +33,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from encryption.rows import open_rows
 from tenants.scoping import activate
 
 from .choices import Category
@@ -295,7 +296,9 @@ def replay(*, tenant_id: str, wanted: StreamFilter, since: datetime, limit: int)
         activate(tenant_id)
         events = Event.objects.filter(tenant_id=tenant_id, received_at__gte=since)
         rows = wanted.narrow(events).order_by("received_at", "id").values(*EVENT_FIELDS)
-        return list(rows[: limit + 1])
+        found = list(rows[: limit + 1])
+        open_rows(found)
+        return found
 
 
 def wire(rows: Iterable[dict]) -> list[dict]:

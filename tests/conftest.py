@@ -19,6 +19,7 @@ from django.db import connection, connections
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
+from encryption import keyring
 from scripts import servers
 from tests.processes import base_env, running
 
@@ -185,6 +186,15 @@ def _no_request_of_an_earlier_test():
     # A streamed response an earlier test never read leaves its request open;
     # its savepoint went with that test's transaction.
     _tenant_before_request.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_data_key_of_an_earlier_test():
+    # Tests reuse tenant ids, and a test's data keys go with its transaction:
+    # a key cached by an earlier test must not encrypt this one's events.
+    keyring.reset()
+    yield
+    keyring.reset()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "archival",
     "pipeline",
     "backups",
+    "encryption",
 ]
 
 MIDDLEWARE = [
@@ -191,6 +192,18 @@ BACKUP_KEEP_DAYS = env_int("BACKUP_KEEP_DAYS", 7, minimum=0)
 BACKUP_COMPRESSION = env_int("BACKUP_COMPRESSION", 6, minimum=0)
 if BACKUP_COMPRESSION > 9:
     raise ConfigError(f"BACKUP_COMPRESSION must be 0 to 9, got {BACKUP_COMPRESSION}")
+
+# --- Encryption at rest (encryption/, ADR 0011) ------------------------------
+# The master key wraps every tenant's data keys: KMS when ENCRYPTION_KMS_KEY_ID
+# is set, else ENCRYPTION_MASTER_KEY (a secret of the installation, never in the
+# repository). Retired local master keys only unwrap, for `manage.py keys_rewrap`.
+ENCRYPTION_ENABLED = env_bool("ENCRYPTION_ENABLED", True)  # off: benchmark comparison only
+ENCRYPTION_MASTER_KEY = env_str("ENCRYPTION_MASTER_KEY", "")
+if ENCRYPTION_MASTER_KEY:
+    refuse_published("ENCRYPTION_MASTER_KEY", ENCRYPTION_MASTER_KEY)
+ENCRYPTION_RETIRED_MASTER_KEYS = env_list("ENCRYPTION_RETIRED_MASTER_KEYS", [])
+ENCRYPTION_KMS_KEY_ID = env_str("ENCRYPTION_KMS_KEY_ID", "")
+ENCRYPTION_KEY_CACHE_SECONDS = env_float("ENCRYPTION_KEY_CACHE_SECONDS", 60.0, minimum=0.0)
 
 _SQS_LOCAL = urlsplit(SQS_ENDPOINT_URL)
 CELERY_BROKER_URL = env_str(

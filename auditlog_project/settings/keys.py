@@ -11,6 +11,7 @@ them.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import secrets
@@ -36,7 +37,15 @@ MIN_DISTINCT_CHARACTERS = 12
 GENERATE_HINT = "generate one: python3 -c 'import secrets; print(secrets.token_urlsafe(64))'"
 # What `make run` keeps per installation; the admin password is read by
 # `manage.py ensure_demo` only.
-INSTALLATION_SECRETS = ("DJANGO_SECRET_KEY", "JWT_SIGNING_KEY", "AUDITLOG_ADMIN_PASSWORD")
+INSTALLATION_SECRETS = (
+    "DJANGO_SECRET_KEY",
+    "JWT_SIGNING_KEY",
+    "AUDITLOG_ADMIN_PASSWORD",
+    "ENCRYPTION_MASTER_KEY",
+)
+# Secrets added after the first installations: generated into an existing file
+# that lacks them (nothing was encrypted before they existed).
+ADDED_LATER = ("ENCRYPTION_MASTER_KEY",)
 
 
 def is_published(value: str) -> bool:
@@ -68,14 +77,33 @@ def installation_secrets(path: Path) -> dict[str, str]:
         _create(path)
     if path.stat().st_mode & 0o077:
         raise ConfigError(f"{path} must be readable by its owner only: chmod 600 {path}")
+    values = _read(path)
+    if any(not values.get(name) for name in ADDED_LATER):
+        values = _add_missing(path)
+    missing = [name for name in INSTALLATION_SECRETS if not values.get(name)]
+    if missing:
+        raise ConfigError(f"{path} lacks {', '.join(missing)}; delete the file to regenerate it")
+    return values
+
+
+def _read(path: Path) -> dict[str, str]:
     values = {}
     for line in path.read_text().splitlines():
         name, sep, value = line.partition("=")
         if sep and not name.startswith("#"):
             values[name.strip()] = value.strip()
-    missing = [name for name in INSTALLATION_SECRETS if not values.get(name)]
-    if missing:
-        raise ConfigError(f"{path} lacks {', '.join(missing)}; delete the file to regenerate it")
+    return values
+
+
+def _add_missing(path: Path) -> dict[str, str]:
+    """Append the ADDED_LATER secrets the file lacks, under a lock (concurrent starts agree)."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        values = _read(path)
+        for name in ADDED_LATER:
+            if not values.get(name):
+                values[name] = secrets.token_urlsafe(48)
+                handle.write(f"{name}={values[name]}\n")
     return values
 
 

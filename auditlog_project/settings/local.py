@@ -1,7 +1,7 @@
 """Development settings (`make run`, `manage.py`): local services on 127.0.0.1.
 
 No key is written here: unless the environment gives them, the Django secret
-key and the JWT key come from RUN_DIR/secrets.env, generated once per
+key, the JWT key and the encryption master key come from RUN_DIR/secrets.env, generated once per
 installation (settings/keys.py). DEBUG stays off unless DJANGO_DEBUG=true.
 """
 
@@ -15,7 +15,8 @@ _BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # RUN_DIR as scripts/env.sh sets it: per instance, relative to the checkout.
 RUN_DIR = _BASE_DIR / os.environ.get("RUN_DIR", f".run/{instance_name()}")
 INSTALLATION_SECRETS_FILE = RUN_DIR / "secrets.env"
-if not (os.environ.get("DJANGO_SECRET_KEY") and os.environ.get("JWT_SIGNING_KEY")):
+_KEYS = ("DJANGO_SECRET_KEY", "JWT_SIGNING_KEY", "ENCRYPTION_MASTER_KEY")
+if not all(os.environ.get(_name) for _name in _KEYS):
     for _name, _value in installation_secrets(INSTALLATION_SECRETS_FILE).items():
         if _name != "AUDITLOG_ADMIN_PASSWORD":
             os.environ.setdefault(_name, _value)

@@ -12,6 +12,12 @@ if DEBUG:  # noqa: F405
 if len(SECRET_KEY) < 50:
     raise ConfigError("DJANGO_SECRET_KEY must be a real secret of 50+ characters in production")
 
+if ENCRYPTION_ENABLED and not (ENCRYPTION_MASTER_KEY or ENCRYPTION_KMS_KEY_ID):  # noqa: F405
+    raise ConfigError(
+        "set ENCRYPTION_KMS_KEY_ID (a KMS key that wraps tenant data keys) or "
+        "ENCRYPTION_MASTER_KEY (a generated secret of 32+ characters)"
+    )
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]

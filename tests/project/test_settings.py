@@ -13,12 +13,15 @@ GOOD_PRODUCTION = {
     "DJANGO_SETTINGS_MODULE": "auditlog_project.settings.production",
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
     "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
+    "ENCRYPTION_MASTER_KEY": secrets.token_urlsafe(48),
     "DATABASE_URL": "postgres://auditlog_app@127.0.0.1:5432/auditlog",
 }
 
 
 def start(env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "JWT_"))}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "JWT_", "ENCRYPTION_"))
+    }
     clean.pop("DATABASE_URL", None)
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
@@ -42,6 +45,9 @@ def test_good_production_settings_start():
         ({"DJANGO_SECRET_KEY": "insecure-dev-" + "x" * 60}, "DJANGO_SECRET_KEY"),
         ({"JWT_SIGNING_KEY": "short"}, "JWT_SIGNING_KEY"),
         ({"JWT_SIGNING_KEY": "insecure-dev-" + "x" * 40}, "JWT_SIGNING_KEY"),
+        ({"ENCRYPTION_MASTER_KEY": ""}, "ENCRYPTION_MASTER_KEY"),
+        ({"ENCRYPTION_MASTER_KEY": "replace-me"}, "ENCRYPTION_MASTER_KEY"),
+        ({"ENCRYPTION_KEY_CACHE_SECONDS": "-1"}, "ENCRYPTION_KEY_CACHE_SECONDS"),
         ({"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG"),
         ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG"),
         ({"DATABASE_URL": ""}, "DATABASE_URL"),
