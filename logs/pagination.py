@@ -111,7 +111,22 @@ def keyset_page(queryset: QuerySet, request: PageRequest) -> Page:
         queryset = queryset.filter(_beyond(cursor, scan_descending))
     order = ("-timestamp", "-id") if scan_descending else ("timestamp", "id")
     rows = list(queryset.order_by(*order)[: request.size + 1])
-    more = len(rows) > request.size
+    return assemble_page(rows, request)
+
+
+def scans_descending(request: PageRequest) -> bool:
+    """The order rows are read in: the page's order, reversed for a `previous` cursor."""
+    backwards = request.cursor is not None and request.cursor.backwards
+    return request.descending != backwards
+
+
+def assemble_page(rows: list[dict], request: PageRequest, more: bool | None = None) -> Page:
+    """A page from up to `size + 1` rows read in `scans_descending` order after the
+    cursor (any backend: PostgreSQL here, OpenSearch's search_after in logs/search).
+    `more`: whether rows follow, when the caller knows better than the row count."""
+    cursor = request.cursor
+    backwards = cursor is not None and cursor.backwards
+    more = len(rows) > request.size if more is None else more
     rows = rows[: request.size]
     if backwards:
         rows.reverse()

@@ -24,13 +24,26 @@ def event_filter(*, scope: QuerySet[Event], params: Mapping[str, str]) -> QueryS
     """`scope` narrowed by the contract's filters; Invalid names a bad one."""
     filterset = EventFilterSet(data=params, queryset=scope)
     if not filterset.is_valid():
-        raise Invalid(
-            {
-                name: [Message(_text(e), e.code) for e in found]
-                for name, found in filterset.errors.as_data().items()
-            }
-        )
+        raise _invalid(filterset)
     return filterset.qs
+
+
+def _invalid(filterset: EventFilterSet) -> Invalid:
+    return Invalid(
+        {
+            name: [Message(_text(e), e.code) for e in found]
+            for name, found in filterset.errors.as_data().items()
+        }
+    )
+
+
+def event_filters(params: Mapping[str, str]) -> dict:
+    """The contract's filters, validated and converted (a backend-neutral form);
+    Invalid names a bad one, exactly as `event_filter` does."""
+    filterset = EventFilterSet(data=params, queryset=Event.objects.none())
+    if not filterset.is_valid():
+        raise _invalid(filterset)
+    return dict(filterset.form.cleaned_data)
 
 
 def _text(error) -> str:

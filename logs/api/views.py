@@ -27,6 +27,7 @@ from ..filtersets import (
 )
 from ..models import Event
 from ..pagination import Cursor
+from ..search.backend import event_search
 from ..validation import oldest_accepted, parse_bulk, parse_event
 from ..wire import event_json
 from .serializers import (
@@ -92,7 +93,10 @@ class EventListCreateView(TenantScopedAPIView):
         operation_id="logs_list",
         summary="Search events",
         description="Keyset-paginated, newest first by default. Unknown parameters are "
-        "refused (400), so a mistyped filter never returns everything.",
+        "refused (400), so a mistyped filter never returns everything. The header "
+        "`X-Search-Backend` names the backend that answered (`postgresql` or `opensearch`); "
+        "`X-Search-Fallback` is set when OpenSearch is configured but did not answer "
+        "and PostgreSQL did instead. Cursors work across both.",
         parameters=TENANT_PARAMETERS + FILTER_PARAMETERS + PAGE_PARAMETERS,
         responses={200: EventPageSerializer, **problem_responses(400, 401, 403)},
     )
@@ -100,14 +104,21 @@ class EventListCreateView(TenantScopedAPIView):
         unknown = sorted(set(request.query_params) - LIST_PARAMETERS)
         if unknown:
             raise exceptions.ValidationError({name: ["Unknown parameter."] for name in unknown})
-        page = selectors.event_list(scope=self.get_queryset(), params=request.query_params)
-        return Response(
+        answer = event_search(
+            scope=self.get_queryset(), params=request.query_params, access=self.access
+        )
+        page = answer.page
+        response = Response(
             {
                 "results": [event_json(row) for row in page.rows],
                 "next": _link(request, page.next),
                 "previous": _link(request, page.previous),
             }
         )
+        response["X-Search-Backend"] = answer.backend
+        if answer.fallback:
+            response["X-Search-Fallback"] = answer.fallback
+        return response
 
     @extend_schema(
         operation_id="logs_create",

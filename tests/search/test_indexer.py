@@ -1,0 +1,102 @@
+"""The search-index consumer: what it asks OpenSearch, and that a refusal is a failure
+(so the drain retries the batch). A recording stand-in replaces the cluster here;
+tests/search/test_opensearch_live.py runs the same against a real server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from logs.search import client as cluster
+from logs.search import indexer
+from pipeline.consumers import PendingBatch
+from tests.search.test_documents_and_queries import row
+
+T = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+class Recording:
+    """Records calls the way opensearch-py's client takes them."""
+
+    def __init__(self, bulk_answer=None) -> None:
+        self.calls: list[tuple] = []
+        self.indices = self
+        self.bulk_answer = bulk_answer or {"errors": False, "items": []}
+
+    def __getattr__(self, name):
+        def call(**kwargs):
+            self.calls.append((name, kwargs))
+            if name == "bulk":
+                return self.bulk_answer
+            if name == "exists":
+                return False
+            return {"deleted": 2}
+
+        return call
+
+
+@pytest.fixture
+def recording(settings, monkeypatch):
+    settings.OPENSEARCH_URL = "http://opensearch.invalid:9200"
+    settings.OPENSEARCH_INDEX_PREFIX = "t-"
+    stub = Recording()
+    monkeypatch.setattr(cluster, "client", lambda: stub)
+    cluster._tenants_with_alias.clear()
+    return stub
+
+
+def batch(kind: str, **extra) -> PendingBatch:
+    return PendingBatch(
+        id=1, xid=10, tenant_id="tenant-a", kind=kind, created_at=T, events=1, **extra
+    )
+
+
+def test_without_opensearch_the_consumer_does_nothing(settings):
+    settings.OPENSEARCH_URL = ""
+    indexer.handle([batch("insert", rows=[row()])])  # no client is even built
+
+
+def test_inserts_prepare_the_index_and_alias_once_then_bulk(recording):
+    indexer.handle([batch("insert", rows=[row()]), batch("insert", rows=[row()])])
+    names = [name for name, _ in recording.calls]
+    assert names == [
+        "put_index_template",
+        "exists",
+        "create",
+        "update_aliases",
+        "bulk",
+        "put_index_template",
+        "exists",
+        "create",
+        "bulk",
+    ]
+    create = dict(recording.calls)["create"]
+    assert create == {"index": "t-events-v1", "body": {"aliases": {"t-events": {}}}}
+    bulk = [kwargs for name, kwargs in recording.calls if name == "bulk"][0]
+    assert bulk["body"] == indexer.bulk_body("tenant-a", [row()], "t-events")
+
+
+def test_deletes_follow_retention(recording):
+    indexer.handle([batch("delete", before=T)])
+    assert recording.calls == [
+        (
+            "delete_by_query",
+            {
+                "index": "t-events",
+                "body": indexer.delete_query("tenant-a", T),
+                "routing": "tenant-a",
+                "conflicts": "proceed",
+                "refresh": True,
+            },
+        )
+    ]
+
+
+def test_a_refused_document_fails_the_batch(recording):
+    recording.bulk_answer = {
+        "errors": True,
+        "items": [{"index": {"error": {"type": "strict_dynamic_mapping_exception"}}}],
+    }
+    with pytest.raises(indexer.IndexingFailed, match="1 document"):
+        indexer.handle([batch("insert", rows=[row()])])
