@@ -36,7 +36,7 @@ from .validation import NewEvent, retry_matches
 
 
 # With the pipeline on (PIPELINE_ANNOUNCE), the same statement also records the
-# batch in the announcement log (pipeline/, ADR 0011), so every committed write
+# batch in the announcement log (pipeline/, ADR 0014), so every committed write
 # has its batch row and consumers can never miss it.
 ANNOUNCE_INSERT_CTE = """, announced AS (
         INSERT INTO pipeline_batch (tenant_id, kind, events, ids, timestamps)

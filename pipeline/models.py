@@ -5,7 +5,7 @@ ingest and delete statements (logs/services.py), in the same statement as the
 events, so a committed write always has its batch row; `Batch` describes it
 to the ORM (reads, and the test runner's flush). Each consumer keeps its watermark in
 `ConsumerState`, and batches a consumer failed on are counted in
-`BatchFailure` (dead after PIPELINE_MAX_ATTEMPTS). See docs/adr/0011.
+`BatchFailure` (dead after PIPELINE_MAX_ATTEMPTS). See docs/adr/0014.
 """
 
 from django.contrib.postgres.fields import ArrayField

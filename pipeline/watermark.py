@@ -10,7 +10,7 @@ the fresh snapshot (or the part of it below a cut-off, when it stopped
 early) as its new watermark. A transaction that was still running is
 invisible in both, so it is handled by a later drain, however late it
 commits: nothing is skipped, and nothing is handled twice by a drain that
-finishes. See docs/adr/0011-pipeline-outbox-and-snapshot-watermarks.md.
+finishes. See docs/adr/0014-pipeline-outbox-and-snapshot-watermarks.md.
 """
 
 from __future__ import annotations

@@ -249,7 +249,7 @@ if BACKUP_SCHEDULE != "off":
         "schedule": float(BACKUP_CHECK_SECONDS),
     }
 
-# --- Event pipeline (pipeline/, ADR 0011) --------------------------------------
+# --- Event pipeline (pipeline/, ADR 0014) --------------------------------------
 # Announce committed batches on SQS (False: no batch rows, no messages; the
 # bench's "without" run). Consumers, each with its own watermark, by dotted path.
 PIPELINE_ANNOUNCE = env_bool("PIPELINE_ANNOUNCE", True)
