@@ -7,6 +7,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 
 from auditlog_project.openapi import problem_responses
+from logs.audit import Origin
 from tenants.permissions import Operation
 from tenants.scoping import TenantScopedAPIView
 
@@ -42,6 +43,9 @@ class TenantEncryptionView(TenantScopedAPIView):
         serializer = EncryptionPolicySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.policy_set(
-            tenant=self.access.tenant, fields=serializer.validated_data["encrypted_fields"]
+            tenant=self.access.tenant,
+            fields=serializer.validated_data["encrypted_fields"],
+            actor=request.user.get_username(),
+            origin=Origin.from_request(request),
         )
         return Response(selectors.encryption_settings(tenant_id=self.access.tenant_id))

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection, transaction
 
 from encryption import keyring, services
+from logs.audit import COMMAND
 from tenants.scoping import activate
 from tests.encryption.helpers import SECRET, get, post, secret_event, stored_text
 
@@ -35,7 +36,10 @@ def test_before_and_after_are_encrypted_by_default_and_read_back_in_clear(partie
 
 def test_a_tenant_can_encrypt_every_sensitive_field(parties):
     services.policy_set(
-        tenant=parties.tenant_a, fields=["before", "after", "metadata", "message", "user_agent"]
+        tenant=parties.tenant_a,
+        fields=["before", "after", "metadata", "message", "user_agent"],
+        actor="alice",
+        origin=COMMAND,
     )
     event = secret_event()
     post(parties, event)
@@ -49,7 +53,9 @@ def test_a_tenant_can_encrypt_every_sensitive_field(parties):
 
 
 def test_a_user_agent_of_the_maximum_length_fits_once_encrypted(parties):
-    services.policy_set(tenant=parties.tenant_a, fields=["before", "after", "user_agent"])
+    services.policy_set(
+        tenant=parties.tenant_a, fields=["before", "after", "user_agent"], actor="a", origin=COMMAND
+    )
     event = secret_event(user_agent="é" * 1024)
     post(parties, event)
     assert get(parties, event["id"])["user_agent"] == "é" * 1024
@@ -112,7 +118,7 @@ def test_keys_are_cached_only_in_memory_for_a_bounded_time(parties, settings):
     settings.ENCRYPTION_KEY_CACHE_SECONDS = 0
     event = secret_event()
     post(parties, event)
-    services.key_rotate(tenant_id="tenant-a")
+    services.key_rotate(tenant_id="tenant-a", actor="system")
     keyring.forget()
     newer = secret_event()
     post(parties, newer)

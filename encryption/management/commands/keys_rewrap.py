@@ -16,11 +16,14 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
+        parser.add_argument(
+            "--actor", default="system", help="who runs this (recorded in the admin event)"
+        )
         parser.add_argument("--tenant", action="append", dest="tenants", help="only this tenant")
 
     def handle(self, *args, **options):
         try:
-            result = services.keys_rewrap(tenant_ids=options["tenants"])
+            result = services.keys_rewrap(tenant_ids=options["tenants"], actor=options["actor"])
         except master.MasterKeyError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(

@@ -25,11 +25,14 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
+        parser.add_argument(
+            "--actor", default="system", help="who runs this (recorded in the admin event)"
+        )
         which = parser.add_mutually_exclusive_group(required=True)
         which.add_argument("--all", action="store_true", help="every tenant")
         which.add_argument("--tenant", action="append", dest="tenants", help="a tenant id")
 
     def handle(self, *args, **options):
         for tenant_id in chosen_tenants(options):
-            version = services.key_rotate(tenant_id=tenant_id)
+            version = services.key_rotate(tenant_id=tenant_id, actor=options["actor"])
             self.stdout.write(f"{tenant_id}: data key v{version} encrypts new events")

@@ -16,6 +16,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
+        parser.add_argument(
+            "--actor", default="system", help="who runs this (recorded in the admin event)"
+        )
         parser.add_argument("--tenant", required=True, help="the tenant id")
         parser.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
 
@@ -25,5 +28,5 @@ class Command(BaseCommand):
             raise CommandError(f"no such tenant: {tenant_id}")
         if not options["yes"]:
             raise CommandError("crypto-shredding cannot be undone: add --yes to confirm")
-        destroyed = services.keys_shred(tenant_id=tenant_id)
+        destroyed = services.keys_shred(tenant_id=tenant_id, actor=options["actor"])
         self.stdout.write(f"{tenant_id}: {destroyed} data key(s) destroyed")
