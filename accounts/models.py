@@ -8,6 +8,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 
+from auditlog_project import access
+
 
 class RevokeReason(models.TextChoices):
     LOGOUT = "logout", "Logged out"
@@ -28,24 +30,50 @@ class User(AbstractUser):
     class Meta:
         db_table = "accounts_user"
 
+    # What access depends on: a change to any of these is announced through
+    # auditlog_project.access (open streams, caches). The password's hash
+    # changes with a new password, an unusable one, or a hash upgrade; each
+    # changes the tokens' revoke claim, so each ends the access tokens.
+    ACCESS_FIELDS = ("password", "is_active", "is_superuser", "username")
+
     @classmethod
     def from_db(cls, db, field_names, values):
         user = super().from_db(db, field_names, values)
-        user._stored_active = user.__dict__.get("is_active")  # deferred: unknown
+        # Deferred fields are unknown (None): no change is detected for them.
+        user._stored = {name: user.__dict__.get(name) for name in cls.ACCESS_FIELDS}
         return user
 
     def save(self, *args, **kwargs) -> None:
         # `_password` is set by set_password() and cleared for hash upgrades
         # (check_password), so it means a real password change.
-        deactivated = not self.is_active and getattr(self, "_stored_active", None) is True
+        stored = getattr(self, "_stored", {})
+        changed = [
+            name
+            for name in self.ACCESS_FIELDS
+            if stored.get(name) is not None and stored[name] != getattr(self, name)
+        ]
+        deactivated = "is_active" in changed and not self.is_active
         password_changed = getattr(self, "_password", None) is not None
-        revoke = not self._state.adding and (password_changed or deactivated)
+        existing = not self._state.adding
         super().save(*args, **kwargs)
-        self._stored_active = self.is_active
-        if revoke:
+        self._stored = {name: getattr(self, name) for name in self.ACCESS_FIELDS}
+        if existing and (password_changed or deactivated):
             TokenFamily.objects.filter(user=self, revoked_at=None).update(
                 revoked_at=timezone.now(), revoked_reason=RevokeReason.CREDENTIALS
             )
+        if existing:
+            self._announce(changed)
+
+    def _announce(self, changed: list[str]) -> None:
+        """One access_changed per saved change that bears on access."""
+        reasons = {
+            "password": access.PASSWORD,
+            "is_active": access.ACTIVE,
+            "is_superuser": access.SUPERUSER,
+            "username": access.USERNAME,
+        }
+        for name in changed:
+            access.access_changed(user_id=self.pk, tenant_id=None, reason=reasons[name])
 
 
 class TokenFamily(models.Model):

@@ -10,6 +10,10 @@ PostgreSQL, then the stream goes on live, without duplicates between the two.
 Close codes (docs/architecture.md#live-stream): 4401 unauthenticated, 4403
 forbidden, 4400 bad filter or request, 4408 too slow, 4429 too many streams,
 4503 Redis unavailable (reconnect with the last cursor).
+An open stream carries no access of its own: when the user's access changes
+(auditlog_project.access), it re-checks token and tenant at once and closes
+with 4401 (password changed, account deactivated: log in again) or 4403
+(membership removed, tenant deactivated); a role change takes effect in place.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from .stream import (
     replay,
     slot_ttl,
     stream_caps,
+    user_group,
     wire,
 )
 
@@ -70,8 +75,7 @@ class Refused(Exception):
         self.code = code
 
 
-@database_sync_to_async
-def authenticate(raw_token: str):
+def _authenticate(raw_token: str):
     """The user behind an access token, or Refused(4401); same rules as HTTP."""
     auth = JWTAuthentication()
     try:
@@ -81,8 +85,7 @@ def authenticate(raw_token: str):
         raise Refused(UNAUTHENTICATED, "invalid token") from exc
 
 
-@database_sync_to_async
-def authorize(user, tenant_id: str | None) -> TenantAccess:
+def _authorize(user, tenant_id: str | None) -> TenantAccess:
     try:
         access = resolve_access(user, tenant_id)
     except TenantNotAccessible as exc:
@@ -92,6 +95,17 @@ def authorize(user, tenant_id: str | None) -> TenantAccess:
     if not access.allows(Operation.READ_EVENTS):
         raise Refused(FORBIDDEN, "role may not read events")
     return access
+
+
+authenticate = database_sync_to_async(_authenticate)
+authorize = database_sync_to_async(_authorize)
+
+
+@database_sync_to_async
+def recheck(raw_token: str, tenant_id: str) -> TenantAccess:
+    """Token and tenant access again, as at the handshake (one connection)."""
+    user, _ = _authenticate(raw_token)
+    return _authorize(user, tenant_id)
 
 
 replay_rows = database_sync_to_async(replay)
@@ -108,6 +122,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
     """One subscriber of one tenant's committed events."""
 
     group: str | None = None
+    own_group: str | None = None
     replayed: frozenset[str] | set[str] = frozenset()
     slot: Slot | None = None
     timers: list[asyncio.TimerHandle]
@@ -161,11 +176,11 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         self.authenticated.set()  # one attempt per socket; later messages are ignored
         try:
             user, self.token_exp = await authenticate(raw_token)
-            wanted = StreamFilter.from_params(self.params)
+            self.raw_token, self.user_id = raw_token, user.pk
+            self.requested = StreamFilter.from_params(self.params)
             resume = ResumeCursor.decode(cursor) if cursor else None
             access = await authorize(user, self.params.get("tenant_id"))
-            if access.sees_only_own_events:
-                wanted = wanted.restricted_to(access.username)
+            wanted = self._visible(access)
             self.slot = await aacquire_slots(stream_caps(user.pk, access.tenant_id), slot_ttl())
         except Refused as refused:
             await self.close(code=refused.code)
@@ -182,6 +197,12 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             return
         await self._start(access, wanted, resume)
 
+    def _visible(self, access: TenantAccess) -> StreamFilter:
+        """The requested filter within what the role sees (PermissionError if beyond)."""
+        if access.sees_only_own_events:
+            return self.requested.restricted_to(access.username)
+        return self.requested
+
     async def _start(
         self, access: TenantAccess, wanted: StreamFilter, resume: ResumeCursor | None
     ) -> None:
@@ -190,6 +211,11 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         self.group = group_name(access.tenant_id)
         # The subscription ends when the access token does, idle or not.
         self.timers.append(_later(self.token_exp - now(), self._token_expired))
+        self.recheck_due = time.monotonic() + settings.STREAM_ACCESS_RECHECK_SECONDS
+        # Notices of changes to this user's access (before the tenant's events:
+        # a change committed from now on reaches this stream).
+        self.own_group = user_group(self.user_id)
+        await self.channel_layer.group_add(self.own_group, self.channel_name)
         await self.channel_layer.group_add(self.group, self.channel_name)
         joined = ResumeCursor.now()  # every later COMMIT reaches us live
         self.cursor = resume or joined
@@ -268,8 +294,32 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
                 await self.close(code=UNAVAILABLE)
                 return
 
+    async def access_changed(self, message: dict) -> None:
+        """The user's (or the tenant's) access changed: re-check it now."""
+        if message.get("tenant_id") in (None, self.tenant_id):
+            await self._recheck_access()
+
+    async def _recheck_access(self) -> bool:
+        """Close (4401/4403) if token or tenant access is gone; apply a new role."""
+        self.recheck_due = time.monotonic() + settings.STREAM_ACCESS_RECHECK_SECONDS
+        try:
+            self.filter = self._visible(await recheck(self.raw_token, self.tenant_id))
+        except Refused as refused:
+            await self.close(code=refused.code, reason="access revoked")
+            return False
+        except PermissionError:  # now the user role, filtering on others' events
+            await self.close(code=FORBIDDEN, reason="access revoked")
+            return False
+        return True
+
     async def stream_heartbeat(self, message: dict) -> None:
-        """Tell the client it is alive and where to resume from; keep our place."""
+        """Tell the client it is alive and where to resume from; keep our place.
+
+        Also re-checks access every STREAM_ACCESS_RECHECK_SECONDS: the bound
+        on how long a lost access-change notice leaves a stream open.
+        """
+        if time.monotonic() >= self.recheck_due and not await self._recheck_access():
+            return
         if self.slot is not None:
             await arefresh_slot(self.slot, slot_ttl())
         if self.replayed and time.monotonic() > self.replayed_until:
@@ -291,9 +341,11 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         await self._end()
-        if self.group:
-            group, self.group = self.group, None
-            await self.channel_layer.group_discard(group, self.channel_name)
+        for name in ("group", "own_group"):
+            group = getattr(self, name)
+            if group:
+                setattr(self, name, None)
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     async def _end(self) -> None:
         """Stop timers and the heartbeat, free the place; safe to run twice."""

@@ -76,6 +76,11 @@ def group_name(tenant_id: str) -> str:
     return f"events.{tenant_id}"
 
 
+def user_group(user_id: object) -> str:
+    """The group of every open stream of one user (access-change notices)."""
+    return f"user.{user_id}"
+
+
 class _Publisher:
     """Sends channel-layer messages from sync code without blocking it.
 
@@ -146,6 +151,24 @@ def publish(tenant_id: str, events: list[dict]) -> Future | None:
 def publish_flush(timeout: float = 5.0) -> None:
     """Block until this process's pending publishes have reached Redis (or failed)."""
     _publisher.flush(timeout)
+
+
+def on_access_changed(sender, *, user_id, tenant_id, reason, **kwargs) -> None:
+    """Tell the open streams a change touches to re-check their access now.
+
+    Receiver of auditlog_project.access.ACCESS_CHANGED (after COMMIT): a notice
+    on the user's group (or, for a change to a whole tenant, the tenant's),
+    which each stream answers by re-checking its token and tenant access
+    (consumers.py). Waits for Redis to take the notice (changes of access are
+    rare, and a command that exits at once must not lose it); if Redis cannot,
+    the streams' periodic re-check (STREAM_ACCESS_RECHECK_SECONDS) catches up.
+    """
+    group = user_group(user_id) if user_id is not None else group_name(tenant_id)
+    notice = {"type": "access.changed", "tenant_id": tenant_id, "reason": reason}
+    try:
+        _publisher.send(group, notice).result(timeout=settings.STREAM_NOTICE_TIMEOUT)
+    except Exception:  # noqa: BLE001 - logged by the send; the re-check covers it
+        logger.warning("stream: access-change notice not sent; periodic re-check will close")
 
 
 def on_events_committed(tenant_id: str, events: list[dict]) -> None:

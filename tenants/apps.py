@@ -7,6 +7,8 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from . import signals
         from .db import _on_post_migrate
 
+        signals.connect()
         post_migrate.connect(_on_post_migrate, sender=self, dispatch_uid="tenants-grant-app-role")

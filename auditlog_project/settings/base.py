@@ -475,6 +475,12 @@ STREAM_SEND_TIMEOUT = env_int("STREAM_SEND_TIMEOUT", 5, minimum=1)
 # through Redis and back, so a dead Redis or a dead client is noticed and
 # proxies see traffic; uvicorn's WebSocket pings (20 s) come on top.
 STREAM_HEARTBEAT_SECONDS = env_float("STREAM_HEARTBEAT_SECONDS", 20.0, minimum=0.05)
+# An open stream re-checks its token and tenant access when told that the
+# user's access changed (a notice through Redis, sub-second), and on its first
+# heartbeat after this many seconds in any case: the bound if a notice is lost.
+STREAM_ACCESS_RECHECK_SECONDS = env_float("STREAM_ACCESS_RECHECK_SECONDS", 60.0, minimum=0.05)
+# How long a change of access waits for Redis to take the streams' notice.
+STREAM_NOTICE_TIMEOUT = env_float("STREAM_NOTICE_TIMEOUT", 2.0, minimum=0.05)
 # A socket that has not authenticated within this grace period is closed (4401).
 STREAM_AUTH_TIMEOUT = env_float("STREAM_AUTH_TIMEOUT", 5.0, minimum=0.05)
 # Resume: a cursor replays the events received from (its position - OVERLAP)
