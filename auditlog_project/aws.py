@@ -21,7 +21,9 @@ def _client(service: str, endpoint_url: str, region: str):
     kwargs = {"region_name": region, "config": config}
     if endpoint_url:
         kwargs.update(endpoint_url=endpoint_url)
-        # A local endpoint takes any credentials; AWS uses the instance role.
+    if endpoint_url.startswith("http://"):
+        # A local endpoint takes any credentials; over https (AWS, a VPC
+        # endpoint) the instance role's are used.
         kwargs.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
     return boto3.client(service, **kwargs)
 

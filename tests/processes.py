@@ -218,8 +218,9 @@ class PrivatePostgres:
     out; `start()` again runs crash recovery from the WAL.
     """
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, settings: dict[str, str] | None = None):
         self.root = root
+        self.settings = settings or {}  # extra server settings (-c name=value)
         self.data = root / "data"
         self.port = 0
         self.proc: subprocess.Popen | None = None
@@ -251,7 +252,8 @@ class PrivatePostgres:
             self.proc = subprocess.Popen(
                 [str(PG_BIN / "postgres"), "-D", str(self.data), "-p", str(port)]
                 + ["-c", "listen_addresses=127.0.0.1"]
-                + ["-c", f"unix_socket_directories={self.root}"],
+                + ["-c", f"unix_socket_directories={self.root}"]
+                + [part for item in self.settings.items() for part in ("-c", "=".join(item))],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: killed whole
@@ -302,13 +304,17 @@ class PrivatePostgres:
 
 
 @contextmanager
-def private_postgres():
-    """A fresh private PostgreSQL server, stopped and removed at the end."""
+def private_postgres(settings: dict[str, str] | None = None, root: Path | None = None):
+    """A fresh private PostgreSQL server, stopped and removed at the end.
+
+    `settings` are passed as `-c name=value`; `root` (a new, empty folder) lets
+    the caller put files there first (a certificate and key for ssl=on).
+    """
     import shutil
     import tempfile
 
-    root = Path(tempfile.mkdtemp(prefix="auditlog-pg-"))
-    server = PrivatePostgres(root)
+    root = root or Path(tempfile.mkdtemp(prefix="auditlog-pg-"))
+    server = PrivatePostgres(root, settings)
     try:
         server.initdb()
         server.start()

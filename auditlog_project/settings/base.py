@@ -205,11 +205,13 @@ ENCRYPTION_RETIRED_MASTER_KEYS = env_list("ENCRYPTION_RETIRED_MASTER_KEYS", [])
 ENCRYPTION_KMS_KEY_ID = env_str("ENCRYPTION_KMS_KEY_ID", "")
 ENCRYPTION_KEY_CACHE_SECONDS = env_float("ENCRYPTION_KEY_CACHE_SECONDS", 60.0, minimum=0.0)
 
-_SQS_LOCAL = urlsplit(SQS_ENDPOINT_URL)
+_SQS_ENDPOINT = urlsplit(SQS_ENDPOINT_URL)
+# A local (http) endpoint takes any credentials; over https (AWS itself, or a
+# VPC endpoint) they come from the role, so the URL names none.
+_SQS_CREDENTIALS = "local:local@" if _SQS_ENDPOINT.scheme == "http" else ""
 CELERY_BROKER_URL = env_str(
     "CELERY_BROKER_URL",
-    # A local endpoint takes any credentials; on AWS they come from the role.
-    f"sqs://local:local@{_SQS_LOCAL.netloc}" if SQS_ENDPOINT_URL else "sqs://",
+    f"sqs://{_SQS_CREDENTIALS}{_SQS_ENDPOINT.netloc}" if SQS_ENDPOINT_URL else "sqs://",
 )
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "region": AWS_REGION,
