@@ -81,6 +81,8 @@ def flatten_errors(detail: Any, path: str = "") -> Iterator[dict]:
         for key, value in detail.items():
             if key in ("non_field_errors", "__all__"):
                 yield from flatten_errors(value, path)
+            elif isinstance(key, int):  # DRF's ListField and many=True: {index: errors}
+                yield from flatten_errors(value, f"{path}[{key}]")
             else:
                 yield from flatten_errors(value, f"{path}.{key}" if path else str(key))
     elif isinstance(detail, list):

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("tenants.api.urls")),
+    path("api/v1/", include("masking.api.urls")),
     path("api/v1/", include("logs.api.urls")),
     path("api/v1/", include("pipeline.api.urls")),
     path("api/v1/", include("encryption.api.urls")),

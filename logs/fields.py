@@ -19,13 +19,20 @@ _COLUMNS: tuple[models.Field, ...] = tuple(Event._meta.concrete_fields)
 # Every column in declaration order: the shape of a stored row (selectors'
 # `.values()`, `services._row`), the keys of the API's JSON and the export's columns.
 EVENT_FIELDS: tuple[str, ...] = tuple(field.attname for field in _COLUMNS)
-# Set by the server, never by the client: the tenant (from the request's
-# access) and the columns with a database default (`received_at`).
-SERVER_SET: frozenset[str] = frozenset(
+# One value for every event of a write, an INSERT parameter: the tenant (from
+# the request's access) and the columns with a database default (`received_at`).
+STATEMENT_SET: frozenset[str] = frozenset(
     field.attname for field in _COLUMNS if field.is_relation or field.has_db_default()
 )
-# What a client sends and an INSERT takes from the batch, in column order.
+# Set by the server, never by the client: those, and the columns the model marks
+# `editable=False`, which the server sets per event (`masked`).
+SERVER_SET: frozenset[str] = STATEMENT_SET | frozenset(
+    field.attname for field in _COLUMNS if not field.editable
+)
+# What a client sends, in column order (each has a rule in logs.validation.RULES).
 INPUT_FIELDS: tuple[str, ...] = tuple(name for name in EVENT_FIELDS if name not in SERVER_SET)
+# What an INSERT takes from its JSON batch, per event, in column order.
+BATCH_FIELDS: tuple[str, ...] = tuple(name for name in EVENT_FIELDS if name not in STATEMENT_SET)
 
 _SQL_TYPES = {
     "UUIDField": "uuid",

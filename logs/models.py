@@ -63,6 +63,9 @@ class Event(models.Model):
     category = models.CharField(
         max_length=16, choices=Category.choices, db_default=Category.APPLICATION
     )
+    # Server-set per event (editable=False: clients may not send it): the JSON
+    # paths masked at ingest (masking.engine), e.g. ["metadata.password"].
+    masked = models.JSONField(default=list, editable=False)
 
     class Meta:
         db_table = "logs_event"

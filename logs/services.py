@@ -32,7 +32,8 @@ from .validation import NewEvent, retry_matches
 # same statement marks the UTC hours it stored events in as dirty for the
 # stats rollup (logs/stats/rollup_refresh.py), so no committed event is ever missing
 # from it. The columns come from logs.fields: a batch item holds the
-# client-set columns and `content_hash`; server-set columns are parameters.
+# per-event columns (BATCH_FIELDS: client-set ones and `masked`) and
+# `content_hash`; the statement's own columns (STATEMENT_SET) are parameters.
 
 
 # With the pipeline on (PIPELINE_ANNOUNCE), the same statement also records the
@@ -48,10 +49,10 @@ ANNOUNCE_INSERT_CTE = """, announced AS (
 
 def _insert_sql(*, announce: bool) -> str:
     """The ingest statement, its column lists written from logs.fields."""
-    recordset = ", ".join(f'"{name}" {fields.sql_type(name)}' for name in fields.INPUT_FIELDS)
+    recordset = ", ".join(f'"{name}" {fields.sql_type(name)}' for name in fields.BATCH_FIELDS)
     columns = ", ".join(f'"{name}"' for name in fields.EVENT_FIELDS)
     values = ", ".join(
-        f"%({name})s" if name in fields.SERVER_SET else f'i."{name}"'
+        f"%({name})s" if name in fields.STATEMENT_SET else f'i."{name}"'
         for name in fields.EVENT_FIELDS
     )
     return f"""

@@ -27,6 +27,10 @@ class Tenant(models.Model):
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Bumped by every change of the tenant's masking policy (masking.services):
+    # requests load this row anyway, so a process knows its compiled policy is
+    # stale without another query (masking.selectors.masker_for).
+    masking_version = models.PositiveIntegerField(db_default=0, editable=False)
 
     class Meta:
         ordering = ["id"]

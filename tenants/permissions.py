@@ -11,7 +11,8 @@ class Operation(StrEnum):
     CREATE_EVENTS = "create_events"
     READ_EVENTS = "read_events"  # list, get, export, stats, stream
     CLEANUP = "cleanup"
-    MANAGE_TENANT = "manage_tenant"  # view/patch the tenant, manage members
+    MANAGE_TENANT = "manage_tenant"  # view/patch the tenant, manage members, masking policy
+    READ_MASKING_POLICY = "read_masking_policy"  # what is masked at ingest (no secrets in it)
 
 
 ALLOWED_ROLES: dict[Operation, frozenset[str]] = {
@@ -19,6 +20,7 @@ ALLOWED_ROLES: dict[Operation, frozenset[str]] = {
     Operation.READ_EVENTS: frozenset({Role.ADMIN, Role.AUDITOR, Role.USER}),
     Operation.CLEANUP: frozenset({Role.ADMIN}),
     Operation.MANAGE_TENANT: frozenset({Role.ADMIN}),
+    Operation.READ_MASKING_POLICY: frozenset({Role.ADMIN, Role.AUDITOR}),
 }
 
 PLATFORM_ADMIN = "platform_admin"

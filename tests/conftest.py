@@ -20,6 +20,7 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from encryption import keyring
+from masking import selectors as masking_selectors
 from scripts import servers
 from tests.processes import base_env, running
 
@@ -102,6 +103,13 @@ def _fresh_rate_limits(settings):
     """Each test starts with no rate-limit counters or slots used: counters live in
     Redis across tests, and tests share tenant ids. Production limits apply."""
     settings.RATE_LIMIT_KEY_PREFIX = f"{settings.RATE_LIMIT_KEY_PREFIX}:{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(autouse=True)
+def _no_compiled_masking_policy():
+    """Tests roll tenants back to masking_version 0 and reuse tenant ids, which
+    never happens at run time (versions only grow): forget compiled policies."""
+    masking_selectors.forget_compiled()
 
 
 @pytest.fixture(scope="session", autouse=True)

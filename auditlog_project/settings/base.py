@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "channels",
     "accounts",
     "tenants",
+    "masking",
     "logs",
     "archival",
     "pipeline",
@@ -373,6 +374,9 @@ EVENTS_PARTITIONS_BEHIND = env_int("EVENTS_PARTITIONS_BEHIND", 1, minimum=0)
 EVENTS_PARTITION_LOCK_TIMEOUT_MS = env_int("EVENTS_PARTITION_LOCK_TIMEOUT_MS", 100, minimum=1)
 if EVENTS_PARTITIONS_BEHIND > EVENTS_MAX_AGE_DAYS:
     raise ConfigError("EVENTS_PARTITIONS_BEHIND must not exceed EVENTS_MAX_AGE_DAYS")
+# The built-in masking rules (masking/rules.py) apply to every event before it is
+# stored; off only to measure what they cost (scripts/bench). Production refuses off.
+MASKING_ENABLED = env_bool("MASKING_ENABLED", True)
 
 # --- Static files, i18n -------------------------------------------------------
 STATIC_URL = "static/"

@@ -9,6 +9,8 @@ from .env import ConfigError, env_bool, env_int
 
 if DEBUG:  # noqa: F405
     raise ConfigError("DJANGO_DEBUG must be false in production")
+if not MASKING_ENABLED:  # noqa: F405
+    raise ConfigError("MASKING_ENABLED=false is for benchmarks only, never in production")
 if len(SECRET_KEY) < 50:
     raise ConfigError("DJANGO_SECRET_KEY must be a real secret of 50+ characters in production")
 

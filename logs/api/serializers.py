@@ -40,6 +40,12 @@ def _output_field(name: str) -> serializers.Field:
     options: dict = {"allow_null": True} if model_field.null else {}
     if name in fields.SERVER_SET and model_field.has_db_default():
         options["help_text"] = "Set by the server."
+    if name == "masked":
+        return serializers.ListField(
+            child=serializers.CharField(),
+            help_text="Set by the server: the JSON paths masked at ingest (e.g. "
+            "`metadata.password`, `before.items[0].token`, `message`). Clients may not send it.",
+        )
     if model_field.choices:
         return serializers.ChoiceField(choices=model_field.choices, **options)
     return _OUTPUT.get(fields.kind(name), serializers.CharField)(**options)

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from auditlog_project.openapi import problem_responses
+from masking.selectors import masker_for
 from tenants.permissions import Operation
 from tenants.scoping import TenantScopedAPIView
 
@@ -130,7 +131,9 @@ class EventListCreateView(TenantScopedAPIView):
             **problem_responses(400, 401, 403, 409, 413, 415, 503),
         },
         description="201 with the stored event. The same `id` again with the same content "
-        "answers 200 with the stored event; with other content, 409.",
+        "answers 200 with the stored event; with other content, 409. Secrets are masked "
+        "before storage (built-in rules and the tenant's masking policy; `masked` lists "
+        "the paths), and content is compared after masking.",
     )
     def post(self, request: Request) -> Response:
         now = timezone.now()
@@ -138,6 +141,7 @@ class EventListCreateView(TenantScopedAPIView):
             request.data,
             now=now,
             oldest=oldest_accepted(now, self.access.tenant.retention_days),
+            masker=masker_for(self.access.tenant),
         )
         row, created = services.event_create(access=self.access, data=data)
         return Response(
@@ -168,6 +172,7 @@ class EventBulkCreateView(TenantScopedAPIView):
             now=now,
             max_events=settings.BULK_MAX_EVENTS,
             oldest=oldest_accepted(now, self.access.tenant.retention_days),
+            masker=masker_for(self.access.tenant),
         )
         result = services.event_bulk_create(access=self.access, events=events)
         return Response(

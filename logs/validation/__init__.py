@@ -22,6 +22,8 @@ from typing import Any, cast
 from django.core.exceptions import ImproperlyConfigured
 
 from auditlog_project.errors import Invalid, Message, TooLarge
+from masking.engine import Masker
+from masking.selectors import builtin_masker
 
 from .. import fields
 from .checks import (
@@ -54,7 +56,9 @@ class NewEvent:
 
     `values` holds every client-set column (fields.INPUT_FIELDS) by name:
     normalised (action and severity upper case, the IP as Python writes it),
-    None when not given; JSON objects as sent.
+    None when not given; JSON objects as sent, then masked; and `masked`, the
+    paths the masking rules replaced (masking.engine). The original of a
+    masked value is gone: nothing after validation ever sees it.
     """
 
     values: dict[str, Any]
@@ -197,6 +201,17 @@ def _checked(raw: dict, errors: dict, values: dict[str, Any]) -> list:
     return hashed
 
 
+def _masked(values: dict[str, Any], hashed: list, masker: Masker) -> list[str]:
+    """Mask `values` in place; the hashed values follow, so the content hash is
+    the masked event's (a retry masks the same way and still matches)."""
+    masked = masker.mask_event(values)
+    if masked:
+        for name in {path.split(".", 1)[0].split("[", 1)[0] for path in masked}:
+            value = values[name]
+            hashed[HASHED.index(name)] = check_json_object(value) if RULES[name].json else value
+    return masked
+
+
 def _content_hash(hashed: list) -> bytes:
     """The hash of an event's content, as stored with its key.
 
@@ -214,11 +229,15 @@ def _content_hash(hashed: list) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def event_errors_or_value(raw: Any, *, now: datetime, oldest: datetime | None = None):
+def event_errors_or_value(
+    raw: Any, *, now: datetime, oldest: datetime | None = None, masker: Masker | None = None
+):
     """(NewEvent, {}) for a valid event, (None, {field: [Message]}) otherwise.
 
     The timestamp must lie in [oldest, now + 5 minutes]; `oldest` defaults to
-    oldest_accepted(now), the bound without the tenant's retention."""
+    oldest_accepted(now), the bound without the tenant's retention. A valid
+    event is masked by `masker` (default: the built-in rules) before its hash
+    is taken. Error messages never quote a value, so nothing unmasked leaves."""
     if not isinstance(raw, dict):
         return None, {"non_field_errors": [Message("Must be a JSON object.", "invalid_type")]}
     errors: dict[str, list[Message]] = {}
@@ -235,6 +254,7 @@ def event_errors_or_value(raw: Any, *, now: datetime, oldest: datetime | None = 
     hashed = _checked(raw, errors, values)
     if errors:
         return None, errors
+    values["masked"] = _masked(values, hashed, masker or builtin_masker())
     return NewEvent(
         values=values,
         id_given=event_id is not None,
@@ -251,16 +271,23 @@ def _field(errors: dict, name: str, check, *args) -> Any:
         return None
 
 
-def parse_event(raw: Any, *, now: datetime, oldest: datetime | None = None) -> NewEvent:
-    """One validated event, or Invalid naming every bad field."""
-    event, errors = event_errors_or_value(raw, now=now, oldest=oldest)
+def parse_event(
+    raw: Any, *, now: datetime, oldest: datetime | None = None, masker: Masker | None = None
+) -> NewEvent:
+    """One validated and masked event, or Invalid naming every bad field."""
+    event, errors = event_errors_or_value(raw, now=now, oldest=oldest, masker=masker)
     if errors:
         raise Invalid(errors)
     return event
 
 
 def parse_bulk(
-    raw: Any, *, now: datetime, max_events: int, oldest: datetime | None = None
+    raw: Any,
+    *,
+    now: datetime,
+    max_events: int,
+    oldest: datetime | None = None,
+    masker: Masker | None = None,
 ) -> list[NewEvent]:
     """The events of a bulk body, all valid, or Invalid listing every bad item.
 
@@ -279,7 +306,7 @@ def parse_bulk(
         raise Invalid(errors)
     if len(items) > max_events:
         raise TooLarge(f"A bulk request takes at most {max_events} events.")
-    events, item_errors = _parse_items(items, now=now, oldest=oldest)
+    events, item_errors = _parse_items(items, now=now, oldest=oldest, masker=masker)
     if item_errors:
         errors["events"] = item_errors
     if errors:
@@ -288,13 +315,13 @@ def parse_bulk(
 
 
 def _parse_items(
-    items: list, *, now: datetime, oldest: datetime | None
+    items: list, *, now: datetime, oldest: datetime | None, masker: Masker | None
 ) -> tuple[list[NewEvent], list]:
     events: list[NewEvent] = []
     item_errors: list[dict] = []
     first_seen: dict[uuid.UUID, NewEvent] = {}
     for raw in items:
-        event, errors = event_errors_or_value(raw, now=now, oldest=oldest)
+        event, errors = event_errors_or_value(raw, now=now, oldest=oldest, masker=masker)
         if event is not None and event.id_given:
             earlier = first_seen.setdefault(event.id, event)
             if earlier is not event and not same_content(earlier, event):

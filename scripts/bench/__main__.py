@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import extras  # noqa: E402
 import load  # noqa: E402
+import masking_ab  # noqa: E402
 import seed  # noqa: E402
 import servers  # noqa: E402
 from data import EventFactory, tenant_ids  # noqa: E402
@@ -52,6 +53,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--single-seconds", type=int, default=20)
     parser.add_argument("--search-requests", type=int, default=200)
     parser.add_argument("--workers", type=int, default=int(env("WEB_CONCURRENCY", 4)))
+    parser.add_argument(
+        "--masking-events", type=int, default=int(env("BENCH_MASKING_EVENTS", 50_000)),
+        help="events per run of the masking on/off comparison (4 runs; 0 skips it)",
+    )  # fmt: skip
     parser.add_argument("--reuse", action="store_true", help="keep a database seeded with N events")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md")
     return parser.parse_args()
@@ -164,11 +169,22 @@ def run() -> int:
         results["single_asgi"] = load.single_posts(
             ALT_PORT, token, tenants[:20], args.single_seconds
         )
+    if args.masking_events:
+        results["extra_rows"] += masking_rows(args, factory, token, tenants, env)
     report = render(args, results)
     print(report)
     if not args.no_docs:
         write_docs(report)
     return 0
+
+
+def masking_rows(args, factory, token: str, tenants: list[str], env: dict) -> list[str]:
+    """Bulk and single ingest with the built-in masking on and off, runs on-off-off-on."""
+    bodies = masking_ab.bodies_per_run(factory, bulk_bodies, args.masking_events)
+    seconds = max(args.single_seconds // 2, 5)
+    log(f"masking on/off: 4 runs of {args.masking_events:,} bulk events and {seconds}s of single")
+    rates = masking_ab.run(env, ALT_PORT, args.workers, token, bodies, tenants[:20], seconds)
+    return masking_ab.rows(rates, args.masking_events, seconds)
 
 
 def issue5_rows(args, token: str, tenants: list[str], web_pid: int, env: dict) -> list[str]:

@@ -17,15 +17,17 @@ MODEL_COLUMNS = [field.attname for field in Event._meta.concrete_fields]
 
 def test_every_model_column_is_an_event_field_in_declaration_order():
     assert list(fields.EVENT_FIELDS) == MODEL_COLUMNS
-    assert {"tenant_id", "received_at", "category"} == fields.SERVER_SET
+    assert {"tenant_id", "received_at", "category"} == fields.STATEMENT_SET
+    assert {"tenant_id", "received_at", "category", "masked"} == fields.SERVER_SET
     assert set(fields.INPUT_FIELDS) == set(MODEL_COLUMNS) - fields.SERVER_SET
+    assert set(fields.BATCH_FIELDS) == set(MODEL_COLUMNS) - fields.STATEMENT_SET
 
 
 def test_the_insert_statement_writes_every_column():
     stored = re.search(r"INSERT INTO logs_event \(([^)]*)\)", services.INSERT_SQL)
     assert stored is not None
     assert [name.strip().strip('"') for name in stored.group(1).split(",")] == MODEL_COLUMNS
-    for name in fields.INPUT_FIELDS:
+    for name in fields.BATCH_FIELDS:
         assert f'"{name}" {fields.sql_type(name)}' in services.INSERT_SQL
 
 
@@ -36,7 +38,9 @@ def test_every_client_set_column_has_a_validation_rule():
 def test_the_api_shapes_and_the_export_have_every_column():
     assert list(EventSerializer().fields) == MODEL_COLUMNS
     # `category` is accepted on input with its one client value, `application`.
-    assert list(EventCreateSerializer().fields) == [c for c in MODEL_COLUMNS if c != "received_at"]
+    assert list(EventCreateSerializer().fields) == [
+        c for c in MODEL_COLUMNS if c not in ("received_at", "masked")
+    ]
     assert len(EXPORT_COLUMNS) == len(MODEL_COLUMNS)
 
 

@@ -59,6 +59,7 @@ def test_create_returns_the_stored_event_normalised(parties):
         "metadata",
         "request_id",
         "category",
+        "masked",
     }
     assert body["category"] == "application"
 
