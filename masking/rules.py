@@ -1,6 +1,6 @@
 """The built-in masking rules: key names that name secrets, and values that look like one.
 
-Both are hand-written for the ingest path (docs/adr/0011-masking-at-ingest.md):
+Both are hand-written for the ingest path (docs/adr/0015-masking-at-ingest.md):
 
 - Key names are compared after normalising case, '-', '_', '.' and spaces away
   (`X-Api-Key` and `api_key` are both `xapikey`/`apikey`): equal to a name of
