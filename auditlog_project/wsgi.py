@@ -19,3 +19,7 @@ except ConfigError as exc:
     # 3 is gunicorn's "worker failed to boot": the master stops, rather than
     # starting new workers that would fail the same way.
     sys.exit(3)
+
+from logs.planner import warn_if_autovacuum_off  # noqa: E402 - after Django is set up
+
+warn_if_autovacuum_off()

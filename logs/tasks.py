@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import partitions
+from . import partitions, planner
 from .stats import rollup_refresh
 
 
@@ -31,3 +31,12 @@ def stats_rollup_refresh() -> int:
         batch_hours=settings.STATS_ROLLUP_BATCH_HOURS,
         max_batches=settings.STATS_ROLLUP_MAX_BATCHES,
     )
+
+
+@shared_task(name="logs.analyze_hot_partition")
+def analyze_hot_partition() -> list[str]:
+    """Scheduled by beat: fresh planner statistics for today's partition when it grew.
+
+    Idempotent: a duplicate delivery finds too few rows changed and does nothing.
+    """
+    return planner.analyze_hot_partitions(min_rows=settings.EVENTS_ANALYZE_MIN_ROWS)

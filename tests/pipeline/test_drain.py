@@ -187,3 +187,39 @@ def test_without_announcing_no_batch_is_written(settings):
     settings.PIPELINE_ANNOUNCE = False
     ingest("tenant-a", 2)
     assert drain_recorder().batches == 0
+
+
+def test_a_dead_batch_is_on_the_dead_letter_queue_and_redriven_after_the_fix(settings, sqs_queues):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from auditlog_project.aws import sqs_client
+    from auditlog_project.queues import dead_letter_name
+    from pipeline.consumers import by_name
+
+    settings.PIPELINE_MAX_ATTEMPTS = 1
+    recorder.FAILING_TENANTS.add("tenant-b")
+    poison = ingest("tenant-b", 2)
+    assert draining.drain(by_name("test-failing")).dead == 1
+    client = sqs_client()
+    url = client.get_queue_url(QueueName=dead_letter_name("default"))["QueueUrl"]
+    bodies = []
+    for _ in range(5):
+        found = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=1)
+        bodies += [json.loads(m["Body"]) for m in found.get("Messages", [])]
+        if any(b.get("consumer") == "test-failing" for b in bodies):
+            break
+    record = next(b for b in bodies if b.get("consumer") == "test-failing")
+    assert record["type"] == "pipeline.dead_batch" and record["tenant_id"] == "tenant-b"
+    recorder.HANDLED.clear()
+    recorder.FAILING_TENANTS.clear()  # the fix
+    out = StringIO()
+    call_command("pipeline_redrive", "--consumer", "test-failing", "--purge-dlq", stdout=out)
+    assert "test-failing: 1/1 batch(es) handled" in out.getvalue()
+    assert sorted(handled_ids()) == sorted(poison)
+    assert BatchFailure.objects.get(consumer="test-failing").redriven_at is not None
+    out = StringIO()
+    call_command("pipeline_redrive", "--list", stdout=out)
+    assert "0 dead batch(es)" in out.getvalue()

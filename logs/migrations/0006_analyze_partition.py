@@ -1,0 +1,58 @@
+"""`auditlog_analyze_partition(day)`: ANALYZE one daily partition, for the application role.
+
+Daily partitions start empty, and on a server running with autovacuum off
+their statistics stay "empty" after a burst of ingest, so the planner picks
+plans for an empty table (docs/performance.md#planner-statistics). The beat
+task `logs.analyze_hot_partition` (logs/planner.py) calls this function when
+today's partition has grown; ANALYZE needs the table's owner, hence SECURITY
+DEFINER, and the function takes a date, never a name, so it can analyze
+nothing but an events partition.
+"""
+
+from django.conf import settings
+from django.db import migrations
+from psycopg import sql
+
+FUNCTION = """
+CREATE OR REPLACE FUNCTION auditlog_analyze_partition(day date)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $fn$
+DECLARE
+    part text := 'logs_event_p' || to_char(day, 'YYYYMMDD');
+BEGIN
+    IF to_regclass('public.' || part) IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('ANALYZE public.%I', part);
+    RETURN true;
+END
+$fn$
+"""
+
+
+def create(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(FUNCTION)
+        cursor.execute("REVOKE ALL ON FUNCTION auditlog_analyze_partition(date) FROM PUBLIC")
+        role = settings.DATABASE_APP_ROLE
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        if cursor.fetchone() and schema_editor.connection.settings_dict["USER"] != role:
+            cursor.execute(
+                sql.SQL("GRANT EXECUTE ON FUNCTION auditlog_analyze_partition(date) TO {}")
+                .format(sql.Identifier(role))
+                .as_string(cursor.connection)
+            )
+
+
+def drop(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("DROP FUNCTION IF EXISTS auditlog_analyze_partition(date)")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("logs", "0005_event_category")]
+
+    operations = [migrations.RunPython(create, drop)]
