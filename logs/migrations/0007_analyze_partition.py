@@ -53,6 +53,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("logs", "0005_event_category")]
+    dependencies = [("logs", "0006_event_masked")]
 
     operations = [migrations.RunPython(create, drop)]
