@@ -393,11 +393,6 @@ USE_TZ = True
 
 # --- Security headers that hold in every environment -------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
-# Every topology ends TLS at a proxy that sets X-Forwarded-Proto itself (nginx
-# for `make run`, the ALB in production), so a request that came in over TLS
-# is secure to Django: links it builds (pagination) say https, and the CSRF
-# origin check of the admin's forms accepts https://host:TLS_PORT.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "auditlog_project.problems.csrf_failure"

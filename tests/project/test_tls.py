@@ -91,6 +91,8 @@ def test_every_tls_answer_carries_hsts_and_plain_http_none(stack, path, status):
 
 
 def test_links_built_over_tls_say_https(stack, parties):
+    """nginx says X-Forwarded-Proto: https; gunicorn trusts it from 127.0.0.1
+    (its forwarded_allow_ips), so Django sees a secure request."""
     for message in ("one", "two"):
         event = {"tenant_id": "tenant-a", "user_id": "alice", "action": "login"}
         event |= {"resource_type": "session", "message": message}
