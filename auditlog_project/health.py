@@ -24,20 +24,22 @@ def _redis() -> None:
         raise RuntimeError("PING failed")
 
 
-CHECKS: dict[str, Callable[[], None]] = {
+CHECKS: dict[str, Callable[[], dict | None]] = {
     "postgresql": _postgresql,
     "redis": _redis,
     "queue": queue_ready,
 }
 
 
-def _run(check: Callable[[], None]) -> dict:
+def _run(check: Callable[[], dict | None]) -> dict:
+    """{"status": "up", "latency_ms", ...what the check reports} or "down" with the error."""
     started = time.perf_counter()
     try:
-        check()
+        detail = check() or {}
     except Exception as exc:  # noqa: BLE001 - any failure means "down"
         return {"status": "down", "error": f"{type(exc).__name__}: {exc}"[:300]}
-    return {"status": "up", "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+    latency = round((time.perf_counter() - started) * 1000, 1)
+    return {"status": "up", "latency_ms": latency, **detail}
 
 
 @transaction.non_atomic_requests

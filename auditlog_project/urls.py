@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from archival.api.cleanup_views import CleanupView
+
 from . import health, problems
 
 urlpatterns = [
@@ -16,9 +18,11 @@ urlpatterns = [
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("tenants.api.urls")),
     path("api/v1/", include("masking.api.urls")),
+    path("api/v1/logs/cleanup", CleanupView.as_view(), name="logs-cleanup"),
     path("api/v1/", include("logs.api.urls")),
     path("api/v1/", include("pipeline.api.urls")),
     path("api/v1/", include("encryption.api.urls")),
+    path("api/v1/", include("jobs.api.urls")),
     path("admin/", admin.site.urls),
     # Anything else under /api/ is a problem+json 404, whatever DEBUG says.
     re_path(r"^api/", problems.not_found),

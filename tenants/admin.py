@@ -118,7 +118,14 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Tenant)
 class TenantAdmin(ServiceRefusalsAsMessages):
-    list_display = ["id", "name", "retention_days", "is_active", "created_at"]
+    list_display = [
+        "id",
+        "name",
+        "retention_days",
+        "archive_before_delete",
+        "is_active",
+        "created_at",
+    ]
     list_filter = ["is_active"]
     search_fields = ["id", "name"]
     inlines = [MembershipInline]

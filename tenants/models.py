@@ -1,6 +1,7 @@
 """Tenants and the roles users hold in them."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
@@ -25,6 +26,9 @@ class Tenant(models.Model):
     retention_days = models.PositiveIntegerField(
         default=90, validators=[MinValueValidator(1), MaxValueValidator(36500)]
     )
+    # Retention archives a day's events to cold storage, reads them back and
+    # verifies them before deleting them; off: expired events are only deleted.
+    archive_before_delete = models.BooleanField(default=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Bumped by every change of the tenant's masking policy (masking.services):
@@ -37,6 +41,21 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+    def clean(self) -> None:
+        """The platform's retention bounds, for forms (the admin); the API's
+        services check the same rule."""
+        problem = retention_days_problem(self.retention_days)
+        if problem:
+            raise ValidationError({"retention_days": problem})
+
+
+def retention_days_problem(days: int) -> str | None:
+    """Why `days` is outside the platform's bounds (RETENTION_MIN_DAYS..MAX_DAYS), or None."""
+    low, high = settings.RETENTION_MIN_DAYS, settings.RETENTION_MAX_DAYS
+    if low <= days <= high:
+        return None
+    return f"retention_days must be between {low} and {high} days (platform bounds); got {days}."
 
 
 class Membership(models.Model):

@@ -14,28 +14,46 @@ from django.db import IntegrityError, transaction
 from auditlog_project.errors import Conflict, Invalid, Message
 
 from .choices import Role
-from .models import Membership, Tenant
+from .models import Membership, Tenant, retention_days_problem
 
 
 class LastAdminError(Conflict):
     """Refused: the change would leave a tenant that has an admin without any."""
 
 
+def _check_retention(retention_days: int | None) -> None:
+    """Invalid (400 naming the field and the bounds) outside the platform's bounds."""
+    problem = None if retention_days is None else retention_days_problem(retention_days)
+    if problem:
+        raise Invalid({"retention_days": [Message(problem, "out_of_range")]})
+
+
 @transaction.atomic
-def tenant_create(*, id: str, name: str, retention_days: int = 90) -> Tenant:
-    """Create a tenant; 409 if the id is taken (ids are never reused)."""
+def tenant_create(
+    *, id: str, name: str, retention_days: int = 90, archive_before_delete: bool = True
+) -> Tenant:
+    """Create a tenant; 409 if the id is taken (ids are never reused); 400 for a
+    retention outside the platform's bounds."""
+    _check_retention(retention_days)
     if Tenant.objects.filter(pk=id).exists():
         raise Conflict(f"A tenant with id {id!r} already exists.")
     try:
         with transaction.atomic():
-            return Tenant.objects.create(id=id, name=name, retention_days=retention_days)
+            return Tenant.objects.create(
+                id=id,
+                name=name,
+                retention_days=retention_days,
+                archive_before_delete=archive_before_delete,
+            )
     except IntegrityError:
         raise Conflict(f"A tenant with id {id!r} already exists.") from None
 
 
 @transaction.atomic
 def tenant_update(*, tenant: Tenant, **changes) -> Tenant:
-    """Change a tenant's name, retention or active flag (the id never changes)."""
+    """Change a tenant's name, retention, archive policy or active flag (the id never
+    changes); 400 for a retention outside the platform's bounds."""
+    _check_retention(changes.get("retention_days"))
     for field, value in changes.items():
         setattr(tenant, field, value)
     tenant.save(update_fields=list(changes))

@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from celery.schedules import crontab
+
 from .env import (
     ConfigError,
     database_from_url,
@@ -57,6 +59,7 @@ INSTALLED_APPS = [
     "pipeline",
     "backups",
     "encryption",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -245,6 +248,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "logs.stats_rollup_refresh",
         "schedule": float(STATS_ROLLUP_REFRESH_SECONDS),
     },
+    # Retention: one job per tenant a day, one SQS message per tenant and day to
+    # process (archival/retention/); the sweep re-sends work whose worker died.
+    "archival-retention-daily": {
+        "task": "archival.retention_daily",
+        "schedule": crontab(minute=30, hour=2),
+    },
+    "jobs-resume-stale": {"task": "archival.jobs_resume", "schedule": 300.0},
 }
 if BACKUP_SCHEDULE != "off":
     CELERY_BEAT_SCHEDULE["backups-scheduled"] = {
@@ -377,6 +387,25 @@ if EVENTS_PARTITIONS_BEHIND > EVENTS_MAX_AGE_DAYS:
 # The built-in masking rules (masking/rules.py) apply to every event before it is
 # stored; off only to measure what they cost (scripts/bench). Production refuses off.
 MASKING_ENABLED = env_bool("MASKING_ENABLED", True)
+
+# --- Retention, cleanup and jobs (archival/retention/, jobs/) ------------------
+# Bounds of a tenant's retention_days (a tenant admin picks within them; the
+# default of 90 must lie inside). Deletion runs in chunks of RETENTION_DELETE_CHUNK
+# events, each its own short transaction waiting at most RETENTION_LOCK_TIMEOUT_MS
+# for a lock. A job step whose heartbeat is older than JOBS_STALE_SECONDS is
+# taken over by the next worker that receives it (its worker died); failed
+# messages come back after JOBS_RETRY_BACKOFF_SECONDS times the receive count.
+RETENTION_MIN_DAYS = env_int("RETENTION_MIN_DAYS", 1, minimum=1)
+RETENTION_MAX_DAYS = env_int("RETENTION_MAX_DAYS", 36500, minimum=1)
+if not RETENTION_MIN_DAYS <= 90 <= RETENTION_MAX_DAYS <= 36500:
+    raise ConfigError(
+        "need RETENTION_MIN_DAYS <= 90 <= RETENTION_MAX_DAYS <= 36500, got "
+        f"{RETENTION_MIN_DAYS} and {RETENTION_MAX_DAYS}"
+    )
+RETENTION_DELETE_CHUNK = env_int("RETENTION_DELETE_CHUNK", 5000, minimum=1)
+RETENTION_LOCK_TIMEOUT_MS = env_int("RETENTION_LOCK_TIMEOUT_MS", 200, minimum=1)
+JOBS_STALE_SECONDS = env_int("JOBS_STALE_SECONDS", 300, minimum=1)
+JOBS_RETRY_BACKOFF_SECONDS = env_int("JOBS_RETRY_BACKOFF_SECONDS", 60, minimum=0)
 
 # --- Static files, i18n -------------------------------------------------------
 STATIC_URL = "static/"
