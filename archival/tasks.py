@@ -19,6 +19,7 @@ from django.core.cache import cache
 
 from jobs import services as jobs
 from jobs.choices import JobKind
+from logs import audit
 from tenants.models import Tenant
 
 from .retention import planning, steps
@@ -55,7 +56,8 @@ def retention_daily() -> int:
             tenant=tenant,
             before=before,
             kind=JobKind.RETENTION,
-            requested_by="retention schedule",
+            requested_by="system",
+            origin=audit.TASK,
             dedupe_key=f"retention:{tenant.id}:{before.date().isoformat()}",
         )
         created += made

@@ -12,6 +12,7 @@ from auditlog_project.openapi import problem_responses
 from auditlog_project.validation import StrictSerializerMixin
 from jobs.api.serializers import JobSerializer
 from jobs.choices import JobKind
+from logs import audit
 from tenants.permissions import Operation
 from tenants.scoping import TenantScopedAPIView
 
@@ -65,11 +66,17 @@ class CleanupView(TenantScopedAPIView):
         query.is_valid(raise_exception=True)
         tenant = self.access.tenant
         before = planning.effective_before(tenant, query.validated_data["before"])
+        origin = audit.Origin.from_request(request)
         if query.validated_data["dry_run"]:
             plan = planning.preview(tenant, before)
+            planning.record_dry_run(tenant, plan, actor=self.access.username, origin=origin)
             return Response(CleanupPreviewSerializer(plan).data)
         job, _, _ = planning.job_start(
-            tenant=tenant, before=before, kind=JobKind.CLEANUP, requested_by=self.access.username
+            tenant=tenant,
+            before=before,
+            kind=JobKind.CLEANUP,
+            requested_by=self.access.username,
+            origin=origin,
         )
         body = JobSerializer(job).data
         return Response(

@@ -19,10 +19,13 @@ from auditlog_project.errors import Invalid, Message
 from jobs import services as jobs
 from jobs.choices import JobKind
 from jobs.models import Job
+from logs import audit
 from tenants.models import Tenant
 from tenants.scoping import activate
 
 from .deletion import count_between
+
+CLEANUP = "CLEANUP"  # the admin event's action (the access action of a dry run, too)
 
 
 @dataclass(frozen=True)
@@ -99,15 +102,19 @@ def days_to_process(tenant_id: str, before: datetime) -> list[date]:
             return [row[0] for row in cursor.fetchall()]
 
 
+@transaction.atomic
 def job_start(
     *,
     tenant: Tenant,
     before: datetime,
     kind: JobKind,
     requested_by: str,
+    origin: audit.Origin,
     dedupe_key: str | None = None,
 ) -> tuple[Job, Preview, bool]:
-    """Create the job and its steps and send one message per step after COMMIT.
+    """Create the job and its steps, record the cleanup in the tenant's log (an
+    `admin` event CLEANUP: who, up to when, how many), and send one message per
+    step after COMMIT.
 
     Returns (job, what it will do, created); an existing job of `dedupe_key`
     is returned as it is (the schedule's run of a tenant and day exists once).
@@ -128,6 +135,40 @@ def job_start(
         dedupe_key=dedupe_key,
     )
     if created:
+        _record(job, plan, actor=requested_by, origin=origin)
         step_ids = list(job.steps.values_list("pk", flat=True))
         transaction.on_commit(lambda: send_steps(step_ids))
     return job, plan, created
+
+
+def _record(job: Job, plan: Preview, *, actor: str, origin: audit.Origin) -> None:
+    audit.record_admin(
+        tenant_id=job.tenant_id,
+        actor=actor,
+        action=CLEANUP,
+        resource_type=audit.AUDIT_LOG,
+        resource_id=str(job.pk),
+        origin=origin,
+        details={
+            "job_id": str(job.pk),
+            "kind": job.kind,
+            "before": plan.before.isoformat(),
+            "archive": job.params.get("archive", True),
+            "to_archive": plan.to_archive,
+            "to_delete": plan.to_delete,
+            "days": job.steps.count(),
+        },
+        message=f"Cleanup of events before {plan.before.isoformat()}: {plan.to_delete} events.",
+    )
+
+
+def record_dry_run(tenant: Tenant, plan: Preview, *, actor: str, origin: audit.Origin) -> None:
+    """A dry run reads the tenant's log: an `access` event CLEANUP with the counts."""
+    audit.record_access(
+        tenant_id=tenant.id,
+        actor=actor,
+        action=audit.AccessAction.CLEANUP,
+        origin=origin,
+        result_count=plan.to_delete,
+        details={"dry_run": True, "before": plan.before.isoformat(), "to_archive": plan.to_archive},
+    )

@@ -63,20 +63,26 @@ def analyze() -> None:
 
 
 def counts_by_day(tenant_id: str) -> dict[date, int]:
+    """The tenant's events by UTC day (the service's own audit events left out)."""
     with transaction.atomic():
         activate(tenant_id)
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT (\"timestamp\" AT TIME ZONE 'UTC')::date, count(*) FROM logs_event "
-                "WHERE tenant_id = %s GROUP BY 1 ORDER BY 1",
+                "WHERE tenant_id = %s AND category = 'application' GROUP BY 1 ORDER BY 1",
                 [tenant_id],
             )
             return dict(cursor.fetchall())
 
 
 def key_count(tenant_id: str) -> int:
+    """The tenant's idempotency keys of events older than today (not the audit events
+    cleanups record today)."""
     with transaction.atomic():
         activate(tenant_id)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM logs_event_key WHERE tenant_id = %s", [tenant_id])
+            cursor.execute(
+                'SELECT count(*) FROM logs_event_key WHERE tenant_id = %s AND "timestamp" < %s',
+                [tenant_id, day_start(days_ago(0))],
+            )
             return int(cursor.fetchone()[0])

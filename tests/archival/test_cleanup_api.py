@@ -161,3 +161,30 @@ def test_unknown_job_is_404(parties):
     missing = "/api/v1/jobs/00000000-0000-0000-0000-000000000000"
     assert parties.client("a_admin").get(missing).status_code == 404
     assert parties.client("platform_admin").get(missing).status_code == 404
+
+
+def test_each_cleanup_is_recorded_in_the_tenants_log(expired, no_sending):
+    admin = expired.client("a_admin")
+    job = admin.delete(CLEANUP).json()
+    admin.delete(CLEANUP + "&dry_run=true")
+    events = admin.get("/api/v1/logs?tenant_id=tenant-a&action=CLEANUP").json()["results"]
+    by_category = {e["category"]: e for e in events}
+    assert set(by_category) == {"admin", "access"}
+    cleanup = by_category["admin"]
+    assert (cleanup["user_id"], cleanup["resource_type"]) == ("alice", "audit_log")
+    assert cleanup["resource_id"] == job["id"]
+    cutoff = day_start(days_ago(90)).isoformat()
+    assert cleanup["metadata"] | {"via": "api"} == {
+        "via": "api",
+        "job_id": job["id"],
+        "kind": "cleanup",
+        "before": cutoff,
+        "archive": True,
+        "to_archive": 5,
+        "to_delete": 5,
+        "days": 2,
+    }
+    dry = by_category["access"]
+    assert (dry["metadata"]["results"], dry["metadata"]["dry_run"]) == (5, True)
+    b_events = expired.client("b_admin").get("/api/v1/logs?tenant_id=tenant-b&action=CLEANUP")
+    assert b_events.json()["results"] == []
