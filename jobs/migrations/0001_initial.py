@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("tenants", "0002_tenant_archive_before_delete"),
+        ("tenants", "0003_tenant_archive_before_delete"),
     ]
 
     operations = [
