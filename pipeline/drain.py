@@ -56,6 +56,7 @@ def drain(consumer: Consumer, *, max_batches: int | None = None) -> DrainResult:
         now = batches.current_snapshot()  # after the lock: sees what the last drain saw
         found = batches.pending(prev, now, limit + 1)
         chosen, cutoff = _cut(found, limit, prev, now)
+        chosen, cutoff = _cap_events(chosen, cutoff, settings.PIPELINE_DRAIN_EVENTS)
         handled, failed, dead = _handle(consumer, chosen)
         if failed is not None:
             cutoff = failed.xid
@@ -68,7 +69,7 @@ def drain(consumer: Consumer, *, max_batches: int | None = None) -> DrainResult:
         consumer=consumer.name,
         batches=len(handled),
         events=sum(batch.events for batch in handled),
-        more=len(found) > limit and failed is None,
+        more=(len(found) > limit or cutoff < now.xmax) and failed is None,
         failed=failed is not None,
         dead=dead,
     )
@@ -92,6 +93,16 @@ def _cut(found: list[PendingBatch], limit: int, prev: Snapshot, now: Snapshot) -
         everything = batches.pending(prev, now.below(cutoff + 1), limit=2**31 - 1)
         chosen = [batch for batch in everything if batch.xid == cutoff]
         cutoff += 1
+    return chosen, cutoff
+
+
+def _cap_events(chosen: list[PendingBatch], cutoff: int, cap: int) -> tuple[list, int]:
+    """At most about `cap` events per drain (whole transactions; at least one)."""
+    total = 0
+    for i, batch in enumerate(chosen):
+        total += batch.events
+        if total > cap and i > 0 and batch.xid != chosen[i - 1].xid:
+            return chosen[:i], batch.xid
     return chosen, cutoff
 
 

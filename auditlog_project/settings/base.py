@@ -267,9 +267,11 @@ if BACKUP_SCHEDULE != "off":
 # bench's "without" run). Consumers, each with its own watermark, by dotted path.
 PIPELINE_ANNOUNCE = env_bool("PIPELINE_ANNOUNCE", True)
 PIPELINE_CONSUMERS = env_list("PIPELINE_CONSUMERS", ["logs.search.indexer.CONSUMER"])
-# One drain transaction hands a consumer at most this many batches; one task
+# One drain transaction hands a consumer at most this many batches (and about
+# this many events, whole transactions); one task
 # drains for at most this long before it queues a follow-up message.
 PIPELINE_DRAIN_BATCHES = env_int("PIPELINE_DRAIN_BATCHES", 500, minimum=1)
+PIPELINE_DRAIN_EVENTS = env_int("PIPELINE_DRAIN_EVENTS", 5000, minimum=1)
 PIPELINE_DRAIN_SECONDS = env_float("PIPELINE_DRAIN_SECONDS", 20.0, minimum=0.1)
 # A batch a consumer fails on this many times is dead: recorded, sent to the
 # dead-letter queue, passed. Retries back off from PIPELINE_RETRY_SECONDS.

@@ -86,11 +86,17 @@ def handle(batches: Sequence[PendingBatch]) -> None:
     """Apply committed batches to the index, in commit order."""
     if not cluster.enabled():
         return  # PostgreSQL full text: the insert already indexed the events
+    tenant, rows = "", []  # consecutive inserts of one tenant: one bulk request
     for batch in batches:
+        if rows and (batch.kind != "insert" or batch.tenant_id != tenant):
+            index_rows(tenant, rows)
+            rows = []
         if batch.kind == "insert":
-            index_rows(batch.tenant_id, batch.rows)
+            tenant = batch.tenant_id
+            rows.extend(batch.rows)
         elif batch.kind == "delete" and batch.before is not None:
             delete_before(batch.tenant_id, batch.before)
+    index_rows(tenant, rows)
 
 
 CONSUMER = Consumer(

@@ -223,3 +223,16 @@ def test_a_dead_batch_is_on_the_dead_letter_queue_and_redriven_after_the_fix(set
     out = StringIO()
     call_command("pipeline_redrive", "--list", stdout=out)
     assert "0 dead batch(es)" in out.getvalue()
+
+
+def test_a_drain_takes_about_the_event_cap_in_whole_transactions(settings):
+    settings.PIPELINE_DRAIN_EVENTS = 25
+    sizes = [10, 10, 10, 30, 5]
+    ids = [ingest("tenant-a", n) for n in sizes]
+    first = drain_recorder()
+    assert (first.events, first.more) == (20, True)  # a third batch would pass 25
+    assert drain_recorder().events == 10
+    assert drain_recorder().events == 30  # one transaction over the cap: taken whole
+    last = drain_recorder()
+    assert (last.events, last.more) == (5, False)
+    assert handled_ids() == [i for group in ids for i in group]

@@ -4,6 +4,7 @@ tests/search/test_opensearch_live.py runs the same against a real server."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -60,21 +61,35 @@ def test_without_opensearch_the_consumer_does_nothing(settings):
 def test_inserts_prepare_the_index_and_alias_once_then_bulk(recording):
     indexer.handle([batch("insert", rows=[row()]), batch("insert", rows=[row()])])
     names = [name for name, _ in recording.calls]
-    assert names == [
-        "put_index_template",
-        "exists",
-        "create",
-        "update_aliases",
-        "bulk",
-        "put_index_template",
-        "exists",
-        "create",
-        "bulk",
-    ]
+    assert names == ["put_index_template", "exists", "create", "update_aliases", "bulk"]
     create = dict(recording.calls)["create"]
     assert create == {"index": "t-events-v1", "body": {"aliases": {"t-events": {}}}}
     bulk = [kwargs for name, kwargs in recording.calls if name == "bulk"][0]
-    assert bulk["body"] == indexer.bulk_body("tenant-a", [row()], "t-events")
+    # consecutive batches of one tenant: one bulk request
+    assert bulk["body"] == indexer.bulk_body("tenant-a", [row(), row()], "t-events")
+
+
+def test_order_is_kept_across_tenants_and_deletes(recording):
+    other = row(tenant_id="tenant-b")
+    indexer.handle(
+        [
+            batch("insert", rows=[row()]),
+            replace(batch("insert", rows=[other]), tenant_id="tenant-b"),
+            batch("delete", before=T),
+            batch("insert", rows=[row()]),
+        ]
+    )
+    calls = [
+        (name, kwargs.get("routing") or kwargs["body"][0]["index"]["routing"])
+        for name, kwargs in recording.calls
+        if name in ("bulk", "delete_by_query")
+    ]
+    assert calls == [
+        ("bulk", "tenant-a"),
+        ("bulk", "tenant-b"),
+        ("delete_by_query", "tenant-a"),
+        ("bulk", "tenant-a"),
+    ]
 
 
 def test_deletes_follow_retention(recording):
