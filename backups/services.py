@@ -61,6 +61,7 @@ def backup_create(*, source: Database, backup_id: str, kind: str = "manual") -> 
         conn.read_only = True
         snapshot = _scalar(conn, "SELECT pg_export_snapshot()")
         fingerprint = database_fingerprint(conn)
+        fingerprinted = time.monotonic()
         size, digest = _dump_to_store(source, backup_id, snapshot)
         server_version = conn.info.server_version
     manifest = {
@@ -70,6 +71,7 @@ def backup_create(*, source: Database, backup_id: str, kind: str = "manual") -> 
         "started_at": started_at.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
         "seconds": round(time.monotonic() - started, 3),
+        "seconds_fingerprint": round(fingerprinted - started, 3),
         "source": {"database": source.name, "server_version_num": server_version},
         "dump": {
             "key": f"{settings.BACKUP_PREFIX}{backup_id}/{store.DUMP_NAME}",

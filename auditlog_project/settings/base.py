@@ -185,11 +185,14 @@ for _name, _url in (
     if _url:
         database_from_url(_name, _url)  # a bad URL stops start-up
 BACKUP_PREFIX = env_str("BACKUP_PREFIX", "database/")
-# Scheduled backups: one per hour or day (beat checks every BACKUP_CHECK_SECONDS;
+# Scheduled backups (default: daily where BACKUP_DATABASE_URL is set, as
+# settings/local.py does): one per hour or day (beat checks every BACKUP_CHECK_SECONDS;
 # a period that has its backup is skipped), and their retention: a backup is
 # pruned once it is neither among the newest BACKUP_KEEP_COUNT nor younger
 # than BACKUP_KEEP_DAYS.
-BACKUP_SCHEDULE = env_choice("BACKUP_SCHEDULE", "daily", {"off", "hourly", "daily"})
+BACKUP_SCHEDULE = env_choice(
+    "BACKUP_SCHEDULE", "daily" if BACKUP_DATABASE_URL else "off", {"off", "hourly", "daily"}
+)
 BACKUP_CHECK_SECONDS = env_int("BACKUP_CHECK_SECONDS", 900, minimum=10)
 BACKUP_KEEP_COUNT = env_int("BACKUP_KEEP_COUNT", 7, minimum=1)
 BACKUP_KEEP_DAYS = env_int("BACKUP_KEEP_DAYS", 7, minimum=0)
