@@ -86,7 +86,8 @@ def handle(batches: Sequence[PendingBatch]) -> None:
     """Apply committed batches to the index, in commit order."""
     if not cluster.enabled():
         return  # PostgreSQL full text: the insert already indexed the events
-    tenant, rows = "", []  # consecutive inserts of one tenant: one bulk request
+    tenant = ""  # consecutive inserts of one tenant go in one bulk request
+    rows: list[dict] = []
     for batch in batches:
         if rows and (batch.kind != "insert" or batch.tenant_id != tenant):
             index_rows(tenant, rows)

@@ -31,7 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--list", action="store_true", help="show, change nothing")
         parser.add_argument("--purge-dlq", action="store_true")
 
-    def handle(self, *args, **options):
+    def handle(self, *args, **options) -> None:
         dead = BatchFailure.objects.filter(dead_at__isnull=False, redriven_at__isnull=True)
         if options["consumer"]:
             dead = dead.filter(consumer=options["consumer"])
