@@ -5,31 +5,40 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import F
 
+from logs.audit import Origin, record_admin
 from tenants.models import Tenant
 
 from .models import MaskingPolicy
 from .policy import PolicyRules
+from .selectors import policy_rules
 
 
 @transaction.atomic
-def policy_put(*, tenant: Tenant, rules: PolicyRules, username: str) -> MaskingPolicy:
+def policy_put(
+    *, tenant: Tenant, rules: PolicyRules, username: str, origin: Origin | None = None
+) -> MaskingPolicy:
     """Replace the tenant's masking policy with `rules` (already validated).
 
     Bumps `Tenant.masking_version` in the same transaction: from its COMMIT on,
     every process compiles the new policy at its next request for the tenant
     (masking.selectors.masker_for). Events stored before keep their masking.
+    The change is an `admin` event in the tenant's log (before and after).
     """
+    before = policy_rules(tenant=tenant).as_json()
     data = rules.as_json()
     policy, _ = MaskingPolicy.objects.update_or_create(
-        tenant=tenant,
-        defaults={
-            "key_names": data["key_names"],
-            "value_patterns": data["value_patterns"],
-            "allow_keys": data["allow_keys"],
-            "mask_emails": data["mask_emails"],
-            "updated_by": username,
-        },
+        tenant=tenant, defaults={**data, "updated_by": username}
     )
     Tenant.objects.filter(pk=tenant.pk).update(masking_version=F("masking_version") + 1)
     tenant.refresh_from_db(fields=["masking_version"])
+    record_admin(
+        tenant_id=tenant.pk,
+        actor=username,
+        action="MASKING_POLICY_UPDATE",
+        resource_type="masking_policy",
+        resource_id=tenant.pk,
+        before=before,
+        after=data,
+        origin=origin,
+    )
     return policy

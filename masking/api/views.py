@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from auditlog_project.errors import Invalid
 from auditlog_project.openapi import problem_responses
+from logs.audit import Origin
 from logs.validation import event_errors_or_value
 from tenants.permissions import Operation
 from tenants.scoping import TenantScopedAPIView
@@ -67,7 +68,10 @@ class MaskingPolicyView(_PolicyView):
         serializer = PolicySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.policy_put(
-            tenant=self.access.tenant, rules=serializer.rules(), username=self.access.username
+            tenant=self.access.tenant,
+            rules=serializer.rules(),
+            username=self.access.username,
+            origin=Origin.from_request(request),
         )
         return Response(self._answer())
 

@@ -20,6 +20,20 @@ POLICY = {
 }
 
 
+def test_a_policy_change_is_an_admin_event_of_the_tenant(parties):
+    client = parties.client("a_admin")
+    client.put(URL.format("tenant-a"), {"key_names": ["ref"]}, format="json")
+    client.put(URL.format("tenant-a"), POLICY, format="json")
+    events = parties.client("a_auditor").get("/api/v1/logs", {"category": "admin"}).json()
+    changes = [e for e in events["results"] if e["action"] == "MASKING_POLICY_UPDATE"]
+    assert [(e["user_id"], e["resource_type"]) for e in changes] == [
+        ("alice", "masking_policy"),
+        ("alice", "masking_policy"),
+    ]
+    assert changes[0]["before"]["key_names"] == ["ref"]
+    assert changes[0]["after"]["value_patterns"] == POLICY["value_patterns"]
+
+
 def test_a_tenant_without_a_policy_has_the_built_in_rules_only(parties):
     body = parties.client("a_admin").get(URL.format("tenant-a")).json()
     assert body["key_names"] == [] and body["value_patterns"] == [] and body["version"] == 0
