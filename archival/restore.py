@@ -11,7 +11,9 @@ row is inserted), each one statement that:
   database, restores only what is missing and never duplicates;
 - marks the hours it wrote dirty for the stats rollup (`auditlog_stats_mark`,
   as ingest does), so stats count restored events at once and the rollup is
-  recomputed by its refresh task.
+  recomputed by its refresh task;
+- announces the restored events in the pipeline's log (`pipeline_batch`, as
+  ingest does), so the search index and other consumers take them in again.
 
 Rows land in the partition of their day (`logs.partitions.partitions_ensure`
 makes a dropped daily partition again; days below the floor go to the history
@@ -136,11 +138,16 @@ def _insert_sql(columns: list[cols.Column]) -> str:
         INSERT INTO logs_event ({names})
         SELECT {values} FROM input AS i
         ON CONFLICT DO NOTHING
-        RETURNING "timestamp"
+        RETURNING id, "timestamp"
     ), marked AS (
         SELECT auditlog_stats_mark(
             %s, array_agg(DISTINCT date_trunc('hour', "timestamp", 'UTC')))
         FROM stored
+    ), announced AS (
+        INSERT INTO pipeline_batch (tenant_id, kind, events, ids, timestamps)
+        SELECT %s, 'insert', count(*), array_agg(id), array_agg("timestamp")
+        FROM stored HAVING count(*) > 0 AND %s
+        RETURNING 1
     )
     SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM keys) FROM marked
     """
@@ -160,7 +167,8 @@ def _insert(
     tenant_id: str, statement: str, columns: list[cols.Column], batch: pa.RecordBatch
 ) -> tuple[int, int]:
     params = [batch.column(c.name).to_pylist() for c in columns]
-    params += [batch.column(cols.KEY_HASH).to_pylist(), tenant_id]
+    params += [batch.column(cols.KEY_HASH).to_pylist(), tenant_id, tenant_id]
+    params.append(settings.PIPELINE_ANNOUNCE)
     with transaction.atomic(), partitions.missing_partition_is_unavailable():
         activate(tenant_id)
         with connection.cursor() as cursor:

@@ -14,6 +14,7 @@ from archival.errors import ArchiveMissing, ArchiveVerificationFailed
 from archival.restore import restore_tenant_day
 from auditlog_project.aws import s3_client
 from logs.stats.rollup_refresh import rollup_refresh
+from pipeline.models import Batch
 from tenants.scoping import activate
 
 from .conftest import day_events, events_of_day, seed, some_day
@@ -117,8 +118,13 @@ def test_restore_is_idempotent_and_fills_only_what_is_missing(parties, archive_b
             "DELETE FROM logs_event WHERE id IN (SELECT id FROM logs_event "
             "WHERE tenant_id = 'tenant-a' ORDER BY id LIMIT 3)"
         )
+    announced = Batch.objects.filter(tenant_id="tenant-a", kind="insert").count()
     again = restore_tenant_day("tenant-a", day)
     assert (again.restored, again.keys_restored) == (3, 0)
+    # The pipeline hears of the restored events (the search index takes them in again).
+    batch = Batch.objects.filter(tenant_id="tenant-a", kind="insert").order_by("-id").first()
+    assert Batch.objects.filter(tenant_id="tenant-a", kind="insert").count() == announced + 1
+    assert batch is not None and batch.events == 3 and len(batch.ids) == 3
     assert len(events_of_day("tenant-a", day)) == 10
     assert restore_tenant_day("tenant-a", day).restored == 0
 
