@@ -18,6 +18,9 @@ from django.conf import settings
 @lru_cache(maxsize=16)
 def _client(service: str, endpoint_url: str, region: str):
     config = Config(connect_timeout=2, read_timeout=30, retries={"max_attempts": 2})
+    if service == "s3":
+        # Presigned links (archive downloads) signed with SigV4, as every region accepts.
+        config = config.merge(Config(signature_version="s3v4"))
     kwargs = {"region_name": region, "config": config}
     if endpoint_url:
         kwargs.update(endpoint_url=endpoint_url)

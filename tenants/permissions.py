@@ -13,12 +13,16 @@ class Operation(StrEnum):
     CLEANUP = "cleanup"
     MANAGE_TENANT = "manage_tenant"  # view/patch the tenant, manage members, masking policy
     READ_MASKING_POLICY = "read_masking_policy"  # what is masked at ingest (no secrets in it)
+    READ_ARCHIVE = "read_archive"  # list archived days, download links (docs/adr/0009)
 
 
 ALLOWED_ROLES: dict[Operation, frozenset[str]] = {
     Operation.CREATE_EVENTS: frozenset({Role.ADMIN, Role.USER}),
     Operation.READ_EVENTS: frozenset({Role.ADMIN, Role.AUDITOR, Role.USER}),
     Operation.CLEANUP: frozenset({Role.ADMIN}),
+    # Auditors too: past retention the archive is the only copy of what they audit,
+    # and they may export every live event of the tenant already.
+    Operation.READ_ARCHIVE: frozenset({Role.ADMIN, Role.AUDITOR}),
     Operation.MANAGE_TENANT: frozenset({Role.ADMIN}),
     Operation.READ_MASKING_POLICY: frozenset({Role.ADMIN, Role.AUDITOR}),
 }

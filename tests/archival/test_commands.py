@@ -11,6 +11,7 @@ from django.db import transaction
 
 from archival.choices import ArchiveState
 from archival.models import ArchivedDay
+from logs.models import Event
 from tenants.scoping import activate
 
 from .conftest import day_events, events_of_day, seed, some_day
@@ -52,6 +53,11 @@ def test_archive_then_restore_a_range_of_days(parties, archive_bucket):
     assert f"no archive for: {first - timedelta(days=1)}" in out
     assert "restored 3 events (5 archived rows read)" in out
     assert len(events_of_day("tenant-a", first)) == 3
+    with transaction.atomic():
+        activate("tenant-a")
+        (note,) = Event.objects.filter(action="ARCHIVE_RESTORE")
+    assert note.category == "admin" and note.metadata["restored"] == 3
+    assert note.metadata["from"] == str(first - timedelta(days=1)) and note.user_id == "system"
 
 
 def test_archive_all_tenants_covers_each_alone(parties, archive_bucket):

@@ -74,7 +74,7 @@ TENANT_ADMIN_ONLY = {
 REFUSED = {
     "admin": set(),
     "auditor": TENANT_ADMIN_ONLY | {"POST /api/v1/logs", "POST /api/v1/logs/bulk"},
-    "user": TENANT_ADMIN_ONLY,
+    "user": TENANT_ADMIN_ONLY | {"GET /api/v1/archives", "GET /api/v1/archives/{day}/download"},
 }
 # The identity and events of the running test, for the hook below.
 CURRENT: dict = {}

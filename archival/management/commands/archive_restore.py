@@ -8,10 +8,12 @@ no archive are reported and skipped. Stats follow (the hours are marked dirty).
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from archival.errors import ArchiveMissing, ArchiveVerificationFailed
 from archival.management.progress import Progress, day_range, each_day, tenants
 from archival.restore import restore_tenant_day
+from logs import audit
 
 
 class Command(BaseCommand):
@@ -43,8 +45,29 @@ class Command(BaseCommand):
                 f"{day}: {result.restored} of {result.archived} restored", result.archived
             )
         progress.finish()
+        _record(tenant_ids[0], options, restored=restored, archived=progress.rows, missing=missing)
         if missing:
             self.stdout.write(f"no archive for: {', '.join(missing)}")
         if failed:
             raise CommandError("refused (nothing inserted for these days):\n" + "\n".join(failed))
         self.stdout.write(f"restored {restored} events ({progress.rows} archived rows read)")
+
+
+def _record(tenant_id: str, options: dict, *, restored: int, archived: int, missing: list) -> None:
+    """The restore is an admin event in the tenant's own log (who, what range, how many)."""
+    with transaction.atomic():
+        audit.record_admin(
+            tenant_id=tenant_id,
+            actor="system",
+            action="ARCHIVE_RESTORE",
+            resource_type="audit_log",
+            origin=audit.COMMAND,
+            details={
+                "from": options["first"],
+                "to": options["last"],
+                "restored": restored,
+                "archived_rows": archived,
+                "days_without_archive": len(missing),
+            },
+            message=f"archive restore {options['first']}..{options['last']}: {restored} events",
+        )
