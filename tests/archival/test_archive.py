@@ -17,7 +17,7 @@ from archival.choices import ArchiveState
 from archival.errors import ArchiveVerificationFailed
 from archival.models import ArchivedDay
 from auditlog_project.aws import s3_client
-from logs.fields import EVENT_FIELDS
+from logs.fields import EVENT_FIELDS, JSON_FIELDS
 from tenants.scoping import activate
 
 from .conftest import day_events, events_of_day, read_part, seed, some_day
@@ -40,7 +40,7 @@ def _same_event(archived: dict, stored: dict) -> None:
     """An archived row (as stored: text forms) equals the ORM's row, column by column."""
     for name in EVENT_FIELDS:
         value, expected = archived[name], stored[name]
-        if name in ("before", "after", "metadata"):
+        if name in JSON_FIELDS:
             value = None if value is None else json.loads(value)
         elif name == "id":
             value = uuid.UUID(value)

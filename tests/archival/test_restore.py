@@ -13,11 +13,13 @@ from archival.archive import archive_tenant_day
 from archival.errors import ArchiveMissing, ArchiveVerificationFailed
 from archival.restore import restore_tenant_day
 from auditlog_project.aws import s3_client
+from encryption.services import keys_shred
 from logs.stats.rollup_refresh import rollup_refresh
 from pipeline.models import Batch
 from tenants.scoping import activate
+from tests.encryption.helpers import SECRET, get, post, secret_event
 
-from .conftest import day_events, events_of_day, seed, some_day
+from .conftest import day_events, events_of_day, read_part, seed, some_day
 
 pytestmark = pytest.mark.django_db
 
@@ -186,3 +188,22 @@ def test_a_tenant_cannot_restore_another_tenants_archive_into_itself(parties, ar
     with pytest.raises(ArchiveVerificationFailed, match="another tenant"):
         restore_tenant_day("tenant-a", day)
     assert events_of_day("tenant-a", day) == []
+
+
+def test_encrypted_fields_stay_sealed_in_the_archive_and_shredding_covers_it(
+    parties, archive_bucket
+):
+    day = some_day()
+    event = secret_event(timestamp=datetime.combine(day, time(12), tzinfo=UTC).isoformat())
+    post(parties, event)
+    record = archive_tenant_day("tenant-a", day)
+    (row,) = read_part(archive_bucket, record.parts[0]["key"])
+    assert row["before"] is not None and SECRET not in row["before"]  # ciphertext, as stored
+    assert SECRET not in row["after"]
+    delete_day("tenant-a", day)
+    restore_tenant_day("tenant-a", day)
+    assert get(parties, event["id"])["before"]["card"] == SECRET  # restored, opens again
+    keys_shred(tenant_id="tenant-a", actor="alice")
+    delete_day("tenant-a", day)
+    restore_tenant_day("tenant-a", day)
+    assert get(parties, event["id"])["before"] == "[shredded]"
