@@ -11,7 +11,7 @@ character in the text columns (so no client string starts with U+0001).
 The associated data binds the ciphertext to its place:
 `auditlog/v1|<tenant>|<event id>|<field>|<key version>`; a ciphertext copied
 to another tenant, another event or another field fails to open.
-See docs/adr/0009-field-encryption-envelope-in-place.md.
+See docs/adr/0017-field-encryption-sealed-in-place.md.
 """
 
 from __future__ import annotations

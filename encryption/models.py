@@ -1,4 +1,4 @@
-"""Per-tenant data keys and encryption policies (encryption at rest, ADR 0009).
+"""Per-tenant data keys and encryption policies (encryption at rest, ADR 0017).
 
 Neither table holds anything readable without the master key: a data key is
 stored only wrapped (encrypted) by the master key, local or in KMS. Every

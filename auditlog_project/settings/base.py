@@ -200,7 +200,7 @@ BACKUP_COMPRESSION = env_int("BACKUP_COMPRESSION", 6, minimum=0)
 if BACKUP_COMPRESSION > 9:
     raise ConfigError(f"BACKUP_COMPRESSION must be 0 to 9, got {BACKUP_COMPRESSION}")
 
-# --- Encryption at rest (encryption/, ADR 0011) ------------------------------
+# --- Encryption at rest (encryption/, ADR 0017) ------------------------------
 # The master key wraps every tenant's data keys: KMS when ENCRYPTION_KMS_KEY_ID
 # is set, else ENCRYPTION_MASTER_KEY (a secret of the installation, never in the
 # repository). Retired local master keys only unwrap, for `manage.py keys_rewrap`.

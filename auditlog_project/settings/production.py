@@ -14,7 +14,9 @@ if not MASKING_ENABLED:  # noqa: F405
 if len(SECRET_KEY) < 50:
     raise ConfigError("DJANGO_SECRET_KEY must be a real secret of 50+ characters in production")
 
-if ENCRYPTION_ENABLED and not (ENCRYPTION_MASTER_KEY or ENCRYPTION_KMS_KEY_ID):  # noqa: F405
+if not ENCRYPTION_ENABLED:  # noqa: F405
+    raise ConfigError("ENCRYPTION_ENABLED=false is for benchmarks only, never in production")
+if not (ENCRYPTION_MASTER_KEY or ENCRYPTION_KMS_KEY_ID):  # noqa: F405
     raise ConfigError(
         "set ENCRYPTION_KMS_KEY_ID (a KMS key that wraps tenant data keys) or "
         "ENCRYPTION_MASTER_KEY (a generated secret of 32+ characters)"

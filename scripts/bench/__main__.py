@@ -55,7 +55,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=int(env("WEB_CONCURRENCY", 4)))
     parser.add_argument(
         "--masking-events", type=int, default=int(env("BENCH_MASKING_EVENTS", 50_000)),
-        help="events per run of the masking on/off comparison (4 runs; 0 skips it)",
+        help="events per run of the masking + encryption on/off comparison (4 runs; 0 skips it)",
     )  # fmt: skip
     parser.add_argument("--reuse", action="store_true", help="keep a database seeded with N events")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md")
@@ -179,10 +179,13 @@ def run() -> int:
 
 
 def masking_rows(args, factory, token: str, tenants: list[str], env: dict) -> list[str]:
-    """Bulk and single ingest with the built-in masking on and off, runs on-off-off-on."""
+    """Bulk and single ingest with masking and encryption on and off, runs on-off-off-on."""
     bodies = masking_ab.bodies_per_run(factory, bulk_bodies, args.masking_events)
     seconds = max(args.single_seconds // 2, 5)
-    log(f"masking on/off: 4 runs of {args.masking_events:,} bulk events and {seconds}s of single")
+    log(
+        f"{masking_ab.LABEL} on/off: 4 runs of {args.masking_events:,} bulk events "
+        f"and {seconds}s of single"
+    )
     rates = masking_ab.run(env, ALT_PORT, args.workers, token, bodies, tenants[:20], seconds)
     return masking_ab.rows(rates, args.masking_events, seconds)
 

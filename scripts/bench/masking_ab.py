@@ -1,6 +1,8 @@
-"""Bulk and single ingest with the built-in masking on, as a ratio to off (issue 10).
+"""Bulk and single ingest with data protection on, as a ratio to off (issue 10).
 
-The same load against two WSGI servers that differ only in MASKING_ENABLED,
+Data protection is the built-in masking (MASKING_ENABLED) and encryption at
+rest of before/after (ENCRYPTION_ENABLED); `SWITCHES` names what is turned
+off together. The same load against two WSGI servers that differ only there,
 in the order on, off, off, on (ABBA), so that a drift over the runs (the
 tables growing, the machine's other load) weighs on both sides alike. The
 ratio is the mean of the two "on" rates over the mean of the two "off" ones;
@@ -14,6 +16,8 @@ import servers
 from data import EventFactory
 
 ORDER = (True, False, False, True)
+SWITCHES = ("MASKING_ENABLED", "ENCRYPTION_ENABLED")
+LABEL = "masking + encryption"
 
 
 def run(
@@ -26,7 +30,7 @@ def run(
         "single": {True: [], False: []},
     }
     for run_bodies, enabled in zip(bodies, ORDER, strict=True):
-        flag = {"MASKING_ENABLED": "true" if enabled else "false"}
+        flag = {name: "true" if enabled else "false" for name in SWITCHES}
         with servers.wsgi({**env, **flag}, port, workers):
             rates["bulk"][enabled].append(load.bulk_ingest(port, token, run_bodies, 4)["rate"])
             if seconds:
@@ -42,8 +46,8 @@ def bodies_per_run(factory: EventFactory, make_bodies, events: int) -> list[list
 def rows(rates: dict, events: int, seconds: int) -> list[str]:
     lines = []
     labels = {
-        "bulk": f"bulk ingest, masking on / off ({events:,} events a run, 1000/request, 4 clients)",
-        "single": f"single POST, masking on / off (32 clients, {seconds} s a run)",
+        "bulk": f"bulk ingest, {LABEL} on / off ({events:,} events a run, 1000/request, 4 clients)",
+        "single": f"single POST, {LABEL} on / off (32 clients, {seconds} s a run)",
     }
     for kind, label in labels.items():
         on, off = rates[kind][True], rates[kind][False]

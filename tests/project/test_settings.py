@@ -48,6 +48,7 @@ def test_good_production_settings_start():
         ({"ENCRYPTION_MASTER_KEY": ""}, "ENCRYPTION_MASTER_KEY"),
         ({"ENCRYPTION_MASTER_KEY": "replace-me"}, "ENCRYPTION_MASTER_KEY"),
         ({"ENCRYPTION_KEY_CACHE_SECONDS": "-1"}, "ENCRYPTION_KEY_CACHE_SECONDS"),
+        ({"ENCRYPTION_ENABLED": "false"}, "ENCRYPTION_ENABLED"),
         ({"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG"),
         ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG"),
         ({"DATABASE_URL": ""}, "DATABASE_URL"),
