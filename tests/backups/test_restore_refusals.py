@@ -10,6 +10,7 @@ import json
 
 import pytest
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 
 from auditlog_project.aws import s3_client
@@ -82,7 +83,7 @@ def test_an_empty_existing_target_is_restored_into(test_db_source, scratch_names
     services.backup_create(source=test_db_source, backup_id="into-empty")
     target = services.restore_target(scratch_names())
     pg.database_create(target)
-    restore("into-empty", target.name)
+    restore("latest", target.name)
     assert pg.database_has_tables(target)
 
 
@@ -141,3 +142,31 @@ def test_the_fingerprint_refuses_a_role_that_row_level_security_filters(test_db_
     owner = services.restore_target(test_db_source.name)
     with owner.connect() as conn, pytest.raises(BackupError, match="cannot read every row"):
         database_fingerprint(conn)
+
+
+def test_a_write_during_the_backup_is_in_neither_the_dump_nor_the_manifest(
+    test_db_source, scratch_names, monkeypatch
+):
+    """The manifest and the dump read one snapshot: a row committed between the
+    fingerprint and pg_dump is in neither, so the restore still verifies."""
+    owner = services.restore_target(test_db_source.name)
+    real_fingerprint = services.database_fingerprint
+
+    def fingerprint_then_write(conn):
+        result = real_fingerprint(conn)
+        with owner.connect(autocommit=True) as other:
+            other.execute(
+                "INSERT INTO django_content_type (app_label, model) VALUES ('late', 'writer')"
+            )
+        return result
+
+    monkeypatch.setattr(services, "database_fingerprint", fingerprint_then_write)
+    try:
+        manifest = services.backup_create(source=test_db_source, backup_id="during")
+    finally:
+        with owner.connect(autocommit=True) as other:
+            other.execute("DELETE FROM django_content_type WHERE app_label = 'late'")
+    types = manifest["tables"]["django_content_type"]["*"]["rows"]
+    assert types == ContentType.objects.count()  # this test's own view: no late row
+    monkeypatch.undo()
+    restore("during", scratch_names())  # verified: the dump has no late row either

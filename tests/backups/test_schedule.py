@@ -109,3 +109,23 @@ def test_a_real_worker_takes_the_backup_from_sqs(scheduled, sqs_queues, test_env
         time.sleep(2)  # the second message's run, if it were to make another
     assert ids() == [expected]
     assert store.manifest_get(expected)["kind"] == "scheduled"
+
+
+def test_the_command_lists_prunes_and_runs_the_schedule(scheduled, test_db_source):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    def run(*flags: str) -> str:
+        out = StringIO()
+        call_command("backup", *flags, stdout=out)
+        return out.getvalue()
+
+    assert run("--scheduled").startswith("{'status': 'created'")
+    services.backup_create(source=test_db_source, backup_id="manual-one")
+    listed = run("--list").splitlines()
+    assert [line.split("\t")[:2] for line in listed] == [
+        [services.period_backup_id("hourly", datetime.now(UTC)), "complete"],
+        ["manual-one", "complete"],
+    ]
+    assert run("--prune") == "pruned: nothing\n"
