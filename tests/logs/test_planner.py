@@ -90,3 +90,26 @@ def test_a_process_warns_once_when_autovacuum_is_off(monkeypatch, caplog):
     assert len(warnings) == (1 if setting != "on" else 0)
     if setting != "on":
         assert "logs.analyze_hot_partition" in warnings[0].getMessage()
+
+
+def test_a_busy_tenant_new_since_the_last_analyze_triggers_it(tenant, settings):
+    from tenants.models import Tenant
+
+    Tenant.objects.create(id="tenant-b", name="B")
+    today = datetime.now(UTC).date()
+    settings.EVENTS_ANALYZE_MIN_ROWS = 20
+    ingest_in_test_transaction("tenant-a", 300)
+    wait_for_counted_changes(planner.partition_name(today), 300)
+    assert analyze_hot_partition.run() == [planner.partition_name(today)]
+    # fewer than 10 % of the partition changed, and tenant-a was seen: nothing
+    ingest_in_test_transaction("tenant-a", 25)
+    with connection.cursor() as cursor:
+        assert planner.unknown_busy_tenants(cursor, today, 20) == set()
+    assert analyze_hot_partition.run() == []
+    # a tenant new since the last ANALYZE with enough events: ANALYZE now
+    ingest_in_test_transaction("tenant-b", 20)
+    with connection.cursor() as cursor:
+        assert planner.unknown_busy_tenants(cursor, today, 20) == {"tenant-b"}
+    assert analyze_hot_partition.run() == [planner.partition_name(today)]
+    with connection.cursor() as cursor:
+        assert planner.unknown_busy_tenants(cursor, today, 20) == set()
