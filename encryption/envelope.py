@@ -44,11 +44,15 @@ def associated_data(tenant_id: str, event_id: str, field: str, version: int) -> 
     return f"auditlog/v1|{tenant_id}|{event_id}|{field}|{version}".encode()
 
 
+# PostgreSQL's spacing (`{"a": 1, "b": 2}`), so an export cell of a decrypted
+# object reads like one of a plain jsonb column. One encoder, built once
+# (json.dumps with options builds one per call).
+_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 def plaintext(field_is_json: bool, value: object) -> bytes:
     if field_is_json:
-        # PostgreSQL's spacing (`{"a": 1, "b": 2}`), so an export cell of a
-        # decrypted object reads like one of a plain jsonb column.
-        return json.dumps(value, ensure_ascii=False).encode()
+        return _JSON.encode(value).encode()
     return str(value).encode()
 
 
