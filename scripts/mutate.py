@@ -159,6 +159,42 @@ MUTATIONS = [
         "            pass",
         ("tests/logs/test_stream_resume.py", "-k", "heartbeat"),
     ),
+    # --- backup and recovery -----------------------------------------------------
+    Mutation(
+        "backups: restore without the dump's privileges (REVOKE FROM PUBLIC lost)",
+        "backups/pg.py",
+        '        "--no-owner",\n',
+        '        "--no-owner",\n        "--no-privileges",\n',
+        ("tests/backups/test_drill.py",),
+    ),
+    Mutation(
+        "backups: restore without the download's checksum check",
+        "backups/services.py",
+        "        _check_download(manifest, size, digest)\n",
+        "        pass\n",
+        ("tests/backups/test_restore_refusals.py", "-k", "corrupted"),
+    ),
+    Mutation(
+        "backups: restore without the read-back check",
+        "backups/services.py",
+        "    if differences:\n",
+        "    if False:\n",
+        ("tests/backups/test_restore_refusals.py", "-k", "differ"),
+    ),
+    Mutation(
+        "backups: manifest and dump from different snapshots",
+        "backups/pg.py",
+        '        f"--snapshot={snapshot}",\n',
+        "",
+        ("tests/backups/test_restore_refusals.py", "-k", "during"),
+    ),
+    Mutation(
+        "backups: retention keeps the oldest backups",
+        "backups/services.py",
+        "complete[-settings.BACKUP_KEEP_COUNT :]",
+        "complete[: settings.BACKUP_KEEP_COUNT]",
+        ("tests/backups/test_schedule.py", "-k", "retention"),
+    ),
 ]
 
 
