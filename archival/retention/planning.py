@@ -111,6 +111,7 @@ def job_start(
     requested_by: str,
     origin: audit.Origin,
     dedupe_key: str | None = None,
+    send: bool = True,
 ) -> tuple[Job, Preview, bool]:
     """Create the job and its steps, record the cleanup in the tenant's log (an
     `admin` event CLEANUP: who, up to when, how many), and send one message per
@@ -118,6 +119,8 @@ def job_start(
 
     Returns (job, what it will do, created); an existing job of `dedupe_key`
     is returned as it is (the schedule's run of a tenant and day exists once).
+    `send=False` leaves the steps to the caller (manage.py cleanup runs them
+    itself; if it dies, the sweep sends what it left).
     """
     from archival.tasks import send_steps  # tasks import this module
 
@@ -137,7 +140,8 @@ def job_start(
     if created:
         _record(job, plan, actor=requested_by, origin=origin)
         step_ids = list(job.steps.values_list("pk", flat=True))
-        transaction.on_commit(lambda: send_steps(step_ids))
+        if send:
+            transaction.on_commit(lambda: send_steps(step_ids))
     return job, plan, created
 
 
