@@ -195,6 +195,28 @@ MUTATIONS = [
         "complete[: settings.BACKUP_KEEP_COUNT]",
         ("tests/backups/test_schedule.py", "-k", "retention"),
     ),
+    # --- access that ends (ADR 0011) -------------------------------------------
+    Mutation(
+        "a removed membership tells nobody",
+        "tenants/signals.py",
+        "    post_delete.connect(\n",
+        "    (lambda *a, **k: None)(\n",
+        ("tests/project/test_access_hook.py", "-k", "membership_paths"),
+    ),
+    Mutation(
+        "an open stream ignores the access-change notice",
+        "logs/consumers.py",
+        "            await self._recheck_access()\n",
+        "            pass\n",
+        ("tests/logs/test_stream_revocation.py", "-k", "removing_a_membership"),
+    ),
+    Mutation(
+        "an open stream never re-checks on its heartbeat",
+        "logs/consumers.py",
+        "        if time.monotonic() >= self.recheck_due and not await self._recheck_access():",
+        "        if False:",
+        ("tests/logs/test_stream_revocation.py", "-k", "periodic"),
+    ),
 ]
 
 
