@@ -1,5 +1,8 @@
 """Announcing committed batches on SQS: one message per committed write, after COMMIT.
 
+(Batches that commit while the previous message is being sent share the next
+message: under load a process sends at most one message per SQS round trip.)
+
 The batch itself is already durable (its `pipeline_batch` row commits with
 the events), so the message is only a wake-up call: a worker that gets it
 drains every consumer from its watermark, which covers this batch and any
@@ -50,14 +53,30 @@ class _Sender:
 
         pending = self._queue
         while True:
-            item = pending.get()
-            if isinstance(item, threading.Event):
-                item.set()
-                continue
-            try:
-                drain.apply_async(kwargs=item, retry=False)
-            except Exception:  # noqa: BLE001 - the sweep catches up; the write is safe
-                logger.exception("pipeline announcement failed; the sweep will catch up")
+            items = [pending.get()]
+            while not pending.empty() and len(items) < 1000:  # what queued meanwhile
+                items.append(pending.get_nowait())
+            batches = [item for item in items if not isinstance(item, threading.Event)]
+            if batches:
+                self._send(drain, batches)
+            for item in items:
+                if isinstance(item, threading.Event):
+                    item.set()
+
+    @staticmethod
+    def _send(drain, batches: list[dict]) -> None:
+        """One message for the batches that queued while the last one was sent:
+        any message drains everything committed, so more would be wasted work."""
+        first = batches[0]
+        kwargs = {
+            "tenant_id": first["tenant_id"],
+            "kind": first["kind"],
+            "events": sum(batch["events"] for batch in batches),
+        }
+        try:
+            drain.apply_async(kwargs=kwargs, retry=False)
+        except Exception:  # noqa: BLE001 - the sweep catches up; the write is safe
+            logger.exception("pipeline announcement failed; the sweep will catch up")
 
 
 _sender = _Sender()

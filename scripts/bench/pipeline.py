@@ -166,8 +166,24 @@ def lag(env: dict, rate: int, seconds: int) -> dict:
         "--without-mingle",
         "--without-heartbeat",
     ]
+    from pipeline.tasks import drain
+
     with servers.process("pipeline-worker", args, env):
-        time.sleep(6)  # the worker connects to SQS
+        before = (
+            ConsumerState.objects.filter(name="search-index")
+            .values_list("updated_at", flat=True)
+            .first()
+        )
+        drain.delay()  # measure from a worker that is up and polling
+        for _ in range(600):
+            now_at = (
+                ConsumerState.objects.filter(name="search-index")
+                .values_list("updated_at", flat=True)
+                .first()
+            )
+            if now_at != before:
+                break
+            time.sleep(0.1)
         deadline = time.monotonic() + seconds + 60
         watcher = threading.Thread(target=watch)
         watcher.start()
@@ -205,7 +221,6 @@ def main() -> int:
     with servers.sqs(os.environ.get("SQS_ENDPOINT_URL", "")):
         seed.recreate(DATABASE, "auditlog_owner")
         seed.migrate(OWNER_URL, env, days_behind=1)
-        seed.create_tenants(DATABASE, [TENANT])
         subprocess.run(
             [sys.executable, "manage.py", "sqs_setup"],
             cwd=ROOT,
@@ -218,6 +233,10 @@ def main() -> int:
 
         django.setup()
         from django.conf import settings
+
+        from tenants.models import Tenant
+
+        Tenant.objects.get_or_create(id=TENANT, defaults={"name": TENANT})
 
         cost = announce_cost(settings, args.cost_batches)
         for size, row in cost.items():
