@@ -69,11 +69,24 @@ def stats_rollup(app_url: str, env: dict) -> float:
     return time.perf_counter() - started
 
 
+# Columns later migrations add to tenants_tenant with a model default only (no
+# database default) get the type's plain value here, so seeding keeps working.
+_PLAIN = {"boolean": "true", "integer": "0", "smallint": "0", "bigint": "0", "jsonb": "'{}'"}
+_REQUIRED_SQL = """
+    SELECT column_name, data_type FROM information_schema.columns
+    WHERE table_name = 'tenants_tenant' AND is_nullable = 'NO' AND column_default IS NULL
+      AND column_name NOT IN ('id', 'name', 'retention_days', 'is_active', 'created_at')
+"""
+
+
 def create_tenants(database: str, tenants: list[str]) -> None:
     with psycopg.connect(admin_url(database), autocommit=True) as conn:
+        extra = [(name, _PLAIN.get(kind, "''")) for name, kind in conn.execute(_REQUIRED_SQL)]
+        names = "".join(f", {name}" for name, _ in extra)
+        values = "".join(f", {value}" for _, value in extra)
         conn.cursor().executemany(
-            "INSERT INTO tenants_tenant (id, name, retention_days, is_active, created_at) "
-            "VALUES (%s, %s, 3650, true, now()) ON CONFLICT DO NOTHING",
+            f"INSERT INTO tenants_tenant (id, name, retention_days, is_active, created_at{names}) "
+            f"VALUES (%s, %s, 3650, true, now(){values}) ON CONFLICT DO NOTHING",
             [(t, t) for t in tenants],
         )
 
