@@ -28,7 +28,7 @@ class Tenant(models.Model):
     )
     # Retention archives a day's events to cold storage, reads them back and
     # verifies them before deleting them; off: expired events are only deleted.
-    archive_before_delete = models.BooleanField(default=True)
+    archive_before_delete = models.BooleanField(default=True, db_default=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Bumped by every change of the tenant's masking policy (masking.services):

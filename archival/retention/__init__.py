@@ -8,5 +8,5 @@
   events' idempotency keys and stats-rollup marks.
 - `hooks`: what else must follow deleted events (the search index's entry point).
 
-Decisions and guarantees: docs/adr/0011-retention-jobs-on-sqs.md.
+Decisions and guarantees: docs/adr/0018-retention-jobs-on-sqs.md.
 """
