@@ -163,6 +163,8 @@ def test_the_daily_schedule_makes_one_job_per_tenant_and_day(tenants, monkeypatc
 
     sent = []
     monkeypatch.setattr(tasks, "send_steps", lambda ids: sent.extend(ids))
+    tenants.tenant_b.is_active = False  # offboarding relies on retention
+    tenants.tenant_b.save()
     assert tasks.retention_daily() == 2
     assert tasks.retention_daily() == 0  # beat fired twice: nothing new
     jobs = Job.objects.filter(kind=JobKind.RETENTION)

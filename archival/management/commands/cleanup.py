@@ -43,7 +43,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         which = parser.add_mutually_exclusive_group(required=True)
-        which.add_argument("--all", action="store_true", help="every active tenant")
+        which.add_argument("--all", action="store_true", help="every tenant")
         which.add_argument("--tenant", action="append", dest="tenants", help="a tenant id")
         parser.add_argument(
             "--before",
@@ -72,9 +72,7 @@ class Command(BaseCommand):
             self._clean(tenant, before, enqueue=options["enqueue"])
 
     def _tenants(self, names: list[str] | None) -> list[Tenant]:
-        ids = tenants(names)
-        found = Tenant.objects.filter(id__in=ids).order_by("id")
-        return list(found if names else found.filter(is_active=True))
+        return list(Tenant.objects.filter(id__in=tenants(names)).order_by("id"))
 
     def _clean(self, tenant: Tenant, before: datetime, *, enqueue: bool) -> None:
         job, plan, _ = planning.job_start(
