@@ -24,8 +24,11 @@ JSON_FIELDS = ("before", "after", "metadata")
 _KEY_CACHE_MAX = 4096
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _CARD_LOW, _CARD_HIGH = 10**12, 10**19
-# A string that may need masking: (its container, key, JSON path, value).
-Found = tuple[Any, Any, str, str]
+# A JSON path, spelled out only when something under it is masked: a field
+# name, or (parent path, key or index).
+Path = str | tuple[Any, Any]
+# A string that may need masking: (its container, its key, the container's path, value).
+Found = tuple[Any, Any, Path, str]
 
 
 def _key_path(path: str, key: str) -> str:
@@ -115,17 +118,17 @@ class Masker:
         for name in TEXT_FIELDS:
             text = values.get(name)
             if text is not None and len(text) >= self.min_length:
-                found.append((values, name, name, text))
+                found.append((values, name, "", text))
         for name in JSON_FIELDS:
             node = values.get(name)
             if node:
                 self._walk(node, name, masked, found)
         if found and self._worth_scanning(found):
-            for container, key, path, text in found:
+            for container, key, parent, text in found:
                 replaced = self.mask_text(text)
                 if replaced is not None:
                     container[key] = replaced
-                    masked.append(path)
+                    masked.append(path_text((parent, key)) if parent else key)
         return masked
 
     def _worth_scanning(self, found: list[Found]) -> bool:
@@ -164,29 +167,37 @@ class Masker:
             self._keys[key] = known
         return known
 
-    def _walk(self, node: Any, path: str, masked: list[str], found: list[Found]) -> None:
-        """Mask values under secret keys and card-like numbers now; collect strings."""
-        items = node.items() if isinstance(node, dict) else enumerate(node)
-        min_length = self.min_length
+    def _walk(self, node: Any, path: Path, masked: list[str], found: list[Found]) -> None:
+        """Mask values under secret keys and card-like numbers now; collect strings.
+
+        The hot loop of ingest: types are compared exactly (JSON gives plain
+        dict, list, str, int), key verdicts come from the cache, and a path is
+        spelled out only for what is masked."""
+        min_length, builtin = self.min_length, self.builtin
+        known: dict | None = self._keys if type(node) is dict else None
+        items: Iterable[tuple[Any, Any]] = node.items() if known is not None else enumerate(node)
         for key, value in items:
-            if value is None or value == "":
+            if value is None:
                 continue
-            if isinstance(key, str):
-                secret, card = self.key_rule(key)
-                if secret:
-                    node[key] = self._redacted(value, card)
-                    masked.append(_key_path(path, key))
+            if known is not None:
+                verdict = known.get(key) or self.key_rule(key)
+                if verdict[0]:
+                    if value != "":
+                        node[key] = self._redacted(value, verdict[1])
+                        masked.append(path_text((path, key)))
                     continue
-            if isinstance(value, str):
+            kind = type(value)
+            if kind is str:
                 if len(value) >= min_length:
-                    found.append((node, key, _child(path, key), value))
-            elif isinstance(value, dict | list):
-                self._walk(value, _child(path, key), masked, found)
-            elif self.builtin and type(value) is int and _CARD_LOW <= value < _CARD_HIGH:
+                    found.append((node, key, path, value))
+            elif kind is dict or kind is list:
+                if value:
+                    self._walk(value, (path, key), masked, found)
+            elif builtin and kind is int and _CARD_LOW <= value < _CARD_HIGH:
                 digits = rules.card_digits(str(value))
                 if digits:
                     node[key] = rules.masked_card(digits)
-                    masked.append(_child(path, key))
+                    masked.append(path_text((path, key)))
 
     @staticmethod
     def _redacted(value: Any, card: bool) -> str:
@@ -197,5 +208,10 @@ class Masker:
         return rules.REDACTED
 
 
-def _child(path: str, key: str | int) -> str:
-    return _key_path(path, key) if isinstance(key, str) else f"{path}[{key}]"
+def path_text(path: Path) -> str:
+    """`(("metadata", "items"), 0), "token")` -> `metadata.items[0].token`."""
+    if isinstance(path, str):
+        return path
+    parent, key = path
+    text = path_text(parent)
+    return _key_path(text, key) if isinstance(key, str) else f"{text}[{key}]"

@@ -186,7 +186,7 @@ def masking_rows(args, factory, token: str, tenants: list[str], env: dict) -> li
         f"{masking_ab.LABEL} on/off: 4 runs of {args.masking_events:,} bulk events "
         f"and {seconds}s of single"
     )
-    rates = masking_ab.run(env, ALT_PORT, args.workers, token, bodies, tenants[:20], seconds)
+    rates = masking_ab.run(env, ALT_PORT, args.workers, token, bodies, tenants, seconds, factory)
     return masking_ab.rows(rates, args.masking_events, seconds)
 
 

@@ -58,10 +58,13 @@ def stream_messages():
     async_to_sync(layer.group_add)(stream.group_name("tenant-a"), channel)
 
     async def drain() -> list[dict]:
-        messages = []
+        # Every test here publishes: wait long for the first message (a busy
+        # machine, a first connection), briefly for more.
+        messages: list[dict] = []
         while True:
             try:
-                messages.append(await asyncio.wait_for(layer.receive(channel), timeout=1))
+                timeout = 0.5 if messages else 15
+                messages.append(await asyncio.wait_for(layer.receive(channel), timeout))
             except TimeoutError:
                 return messages
 
