@@ -57,3 +57,24 @@ def test_the_bounds_themselves_are_accepted(parties, settings):
     for days in (7, 365):
         response = client.patch("/api/v1/tenants/tenant-a", {"retention_days": days}, format="json")
         assert response.status_code == 200
+
+
+def test_the_admin_form_refuses_a_retention_outside_the_bounds(admin_client, parties, settings):
+    from tenants.models import Tenant
+
+    settings.RETENTION_MIN_DAYS, settings.RETENTION_MAX_DAYS = 7, 365
+    data = {
+        "id": "acme",
+        "name": "Acme",
+        "retention_days": "400",
+        "archive_before_delete": "on",
+        "is_active": "on",
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+    }
+    response = admin_client.post("/admin/tenants/tenant/add/", data)
+    assert response.status_code == 200  # the form again, with the error
+    assert "between 7 and 365" in response.content.decode()
+    assert not Tenant.objects.filter(id="acme").exists()
