@@ -54,3 +54,10 @@ def test_a_malformed_or_truncated_body_is_refused(body):
     aead = AESGCM(AESGCM.generate_key(bit_length=256))
     with pytest.raises(envelope.Unopenable):
         envelope.open_sealed(aead, f"\x01v1.1.{body}", b"")
+
+
+def test_the_search_index_never_gets_the_always_encrypted_fields():
+    from encryption.policy import ALWAYS
+    from logs import fields
+
+    assert fields.ENCRYPTED_FIELDS == ALWAYS
