@@ -45,7 +45,7 @@ def test_every_event_field_is_mapped_strictly_with_its_type():
     assert mapping["dynamic"] == "strict"
     assert mapping["_routing"] == {"required": True}
     props = mapping["properties"]
-    assert set(props) == {*fields.EVENT_FIELDS, "search_text", "timestamp_us"}
+    assert set(props) == {*documents.indexed_fields(), "search_text", "timestamp_us"}
     assert props["id"] == {"type": "keyword"}
     assert props["tenant_id"] == {"type": "keyword"}
     assert props["timestamp"] == {"type": "date_nanos"}
@@ -67,7 +67,7 @@ def test_encrypted_fields_are_neither_mapped_nor_sent(monkeypatch):
 
 def test_a_document_has_every_indexed_field_search_text_and_exact_microseconds():
     doc = documents.document(row())
-    assert set(doc) == {*fields.EVENT_FIELDS, "search_text", "timestamp_us"}
+    assert set(doc) == {*documents.indexed_fields(), "search_text", "timestamp_us"}
     assert doc["id"] == "00000000-0000-4000-8000-000000000001"
     assert doc["timestamp"] == "2026-12-01T10:30:15.123456+00:00"
     assert doc["timestamp_us"] == T_US == documents.epoch_us(T)
