@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from logs import stream
 from masking import selectors
 from tenants.scoping import activate
-from tests.logs.conftest import event_body
+from tests.logs.conftest import event_body, seed
 from tests.masking.test_rules import AWS_KEY_ID, AWS_SECRET, JWT, PEM
 
 pytestmark = pytest.mark.django_db
@@ -264,3 +264,23 @@ def test_a_policy_change_takes_effect_at_once_in_a_process_that_cached_the_old_o
         "/api/v1/logs", event_body(metadata={"ref": "x", "alt": "y"}), format="json"
     ).json()["metadata"] == {"ref": "x", "alt": "[redacted]"}
     assert selectors._COMPILED["tenant-a"][0] == 2
+
+
+def test_the_archive_holds_only_masked_values(parties, archive_bucket):
+    from archival.archive import archive_tenant_day
+    from tests.archival.conftest import day_events, read_part, some_day
+
+    day = some_day()
+    events = day_events(day, len(BUILTIN_CASES))
+    for event, case in zip(events, BUILTIN_CASES, strict=True):
+        event.update(case[1])
+    seed(parties, "tenant-a", events)
+    record = archive_tenant_day("tenant-a", day)
+    assert record.row_count == len(BUILTIN_CASES)
+    rows = [row for part in record.parts for row in read_part(archive_bucket, part["key"])]
+    archived = json.dumps(rows, default=str)
+    for _, _, secret, path, _ in BUILTIN_CASES:
+        assert secret not in archived, path
+    assert sorted(json.loads(row["masked"])[0] for row in rows) == sorted(
+        case[3] for case in BUILTIN_CASES
+    )
