@@ -33,7 +33,8 @@ class PendingBatch:
 
     `kind` "insert": `rows` are the stored events (the shape selectors return,
     EVENT_FIELDS order) that still exist; "delete": the tenant's events dated
-    before `before` were deleted (retention).
+    before `before` were deleted (retention), from `timestamps[0]` on when
+    `timestamps` is set (a day deleted by the retention run).
     """
 
     id: int

@@ -39,14 +39,17 @@ def bulk_body(tenant_id: str, rows: Iterable[dict], index: str) -> list[dict]:
     return body
 
 
-def delete_query(tenant_id: str, before: datetime) -> dict:
-    """The query that deletes the tenant's documents dated before `before`."""
+def delete_query(tenant_id: str, before: datetime, since: datetime | None = None) -> dict:
+    """The query that deletes the tenant's documents dated before `before` (from `since`)."""
+    bounds = {"lt": documents.epoch_us(before)}
+    if since is not None:
+        bounds["gte"] = documents.epoch_us(since)
     return {
         "query": {
             "bool": {
                 "filter": [
                     {"term": {"tenant_id": tenant_id}},
-                    {"range": {documents.SORT_FIELD: {"lt": documents.epoch_us(before)}}},
+                    {"range": {documents.SORT_FIELD: bounds}},
                 ]
             }
         }
@@ -67,14 +70,17 @@ def index_rows(tenant_id: str, rows: Sequence[dict], os_client=None) -> int:
     return len(rows)
 
 
-def delete_before(tenant_id: str, before: datetime, os_client=None) -> int:
-    """Retention's hook: drop the tenant's documents dated before `before`; how many."""
+def delete_before(
+    tenant_id: str, before: datetime, os_client=None, since: datetime | None = None
+) -> int:
+    """Retention's hook: drop the tenant's documents dated before `before` (from
+    `since`, when given); how many."""
     if not cluster.enabled():
         return 0
     os_client = os_client or cluster.client()
     answer = os_client.delete_by_query(
         index=cluster.write_alias(),
-        body=delete_query(tenant_id, before),
+        body=delete_query(tenant_id, before, since),
         routing=tenant_id,
         conflicts="proceed",
         refresh=True,
@@ -96,7 +102,8 @@ def handle(batches: Sequence[PendingBatch]) -> None:
             tenant = batch.tenant_id
             rows.extend(batch.rows)
         elif batch.kind == "delete" and batch.before is not None:
-            delete_before(batch.tenant_id, batch.before)
+            since = batch.timestamps[0] if batch.timestamps else None
+            delete_before(batch.tenant_id, batch.before, since=since)
     index_rows(tenant, rows)
 
 

@@ -236,3 +236,20 @@ def test_a_drain_takes_about_the_event_cap_in_whole_transactions(settings):
     last = drain_recorder()
     assert (last.events, last.more) == (5, False)
     assert handled_ids() == [i for group in ids for i in group]
+
+
+def test_a_day_deleted_by_the_retention_run_is_a_delete_batch():
+    from archival.retention.hooks import ON_DAY_DELETED, day_deleted
+    from pipeline.retention import record_day_deleted
+
+    assert record_day_deleted in ON_DAY_DELETED
+    start = datetime(2026, 1, 5, tzinfo=UTC)
+    day_deleted("tenant-a", start, start + timedelta(days=1))
+    drain_recorder()
+    (batch,) = recorder.HANDLED
+    assert (batch.kind, batch.tenant_id, batch.timestamps, batch.before) == (
+        "delete",
+        "tenant-a",
+        (start,),
+        start + timedelta(days=1),
+    )

@@ -115,3 +115,12 @@ def test_a_refused_document_fails_the_batch(recording):
     }
     with pytest.raises(indexer.IndexingFailed, match="1 document"):
         indexer.handle([batch("insert", rows=[row()])])
+
+
+def test_a_retention_day_deletes_that_day_only(recording):
+    start = datetime(2026, 1, 5, tzinfo=UTC)
+    indexer.handle([batch("delete", before=T, timestamps=(start,))])
+    ((name, kwargs),) = recording.calls
+    assert kwargs["body"] == indexer.delete_query("tenant-a", T, start)
+    bounds = kwargs["body"]["query"]["bool"]["filter"][1]["range"]["timestamp_us"]
+    assert bounds == {"lt": 1796083200000000, "gte": 1767571200000000}
