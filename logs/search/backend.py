@@ -19,6 +19,7 @@ from uuid import UUID
 
 from django.db.models import QuerySet
 
+from encryption.rows import open_rows
 from tenants.scoping import TenantAccess
 
 from .. import selectors
@@ -80,7 +81,9 @@ def _rows(scope: QuerySet[Event], hits: list[dict]) -> list[dict]:
         id__in=[key[1] for key in keys], timestamp__in=sorted({key[0] for key in keys})
     ).values(*EVENT_FIELDS)
     by_id = {row["id"]: row for row in found}
-    return [by_id[event_id] for _, event_id in keys if event_id in by_id]
+    rows = [by_id[event_id] for _, event_id in keys if event_id in by_id]
+    open_rows(rows)  # encrypted fields in clear, as on the PostgreSQL path
+    return rows
 
 
 def _moment(epoch_us: int) -> datetime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
@@ -123,3 +124,19 @@ def test_keys_are_cached_only_in_memory_for_a_bounded_time(parties, settings):
     newer = secret_event()
     post(parties, newer)
     assert stored_text("tenant-a", newer["id"])["before"].startswith('"\\u0001v1.2.')
+
+
+def test_the_opensearch_path_answers_with_fields_in_clear(parties):
+    """Search hits name events; their rows come from PostgreSQL and are opened."""
+    from logs.models import Event
+    from logs.search import backend, documents
+
+    event = secret_event()
+    post(parties, event)
+    with transaction.atomic():
+        activate("tenant-a")
+        stored = Event.objects.values("id", "timestamp").get(id=event["id"])
+        epoch_us = (stored["timestamp"] - documents.EPOCH) // timedelta(microseconds=1)
+        hits = [{"sort": [epoch_us, str(stored["id"])]}]
+        [row] = backend._rows(Event.objects.filter(tenant_id="tenant-a"), hits)
+    assert (row["before"], row["after"]) == (event["before"], event["after"])
