@@ -217,6 +217,28 @@ MUTATIONS = [
         "        if False:",
         ("tests/logs/test_stream_revocation.py", "-k", "periodic"),
     ),
+    # --- masking at ingest (ADR 0015) -----------------------------------------
+    Mutation(
+        "the cheap screen misses JWTs and PEM keys",
+        "masking/rules.py",
+        '    if "eyJ" in text or "PRIVATE KEY-----" in text:\n        return True\n',
+        "",
+        ("tests/masking/test_rules.py", "tests/masking/test_ingest_masking.py", "-k", "jwt or pem"),
+    ),
+    Mutation(
+        "a policy change leaves compiled policies in place",
+        "masking/services.py",
+        'update(masking_version=F("masking_version") + 1)',
+        'update(masking_version=F("masking_version"))',
+        ("tests/masking/test_ingest_masking.py", "-k", "policy_change"),
+    ),
+    Mutation(
+        "the content hash is of the original event",
+        "logs/validation/__init__.py",
+        "= check_json_object(value) if RULES[name].json else value",
+        "= hashed[HASHED.index(name)]",
+        ("tests/masking/test_ingest_masking.py", "-k", "content_hash"),
+    ),
 ]
 
 
