@@ -14,6 +14,10 @@ export HOST="${HOST:-127.0.0.1}"
 # honcho gives every process a PORT of its own; scripts/servers.py reads this.
 export AUDITLOG_PORT="$PORT"
 export SQS_ENDPOINT_URL="${SQS_ENDPOINT_URL-http://127.0.0.1:$((PORT + 4))}"
+# Log streams may go to a receiver on this machine (http, loopback, private
+# addresses): the SSRF guard is relaxed here, and the banner says so.
+export DESTINATIONS_ALLOW_PRIVATE="${DESTINATIONS_ALLOW_PRIVATE:-true}"
+export DESTINATIONS_REQUIRE_HTTPS="${DESTINATIONS_REQUIRE_HTTPS:-false}"
 
 single=""
 if ! ensure_nginx; then
@@ -49,7 +53,10 @@ $tls
   (kept in $RUN_DIR/secrets.env, mode 0600), DEBUG is off.
   NOT safe to expose as it is: plain HTTP beside TLS (passwords and tokens in
   clear), a certificate no client trusts, no HTTPS redirect or secure cookies,
-  an SQS stand-in without authentication.
+  an SQS stand-in without authentication, and log stream destinations
+  (/api/v1/destinations) allowed on http and on loopback and private addresses
+  (DESTINATIONS_ALLOW_PRIVATE=$DESTINATIONS_ALLOW_PRIVATE,
+  DESTINATIONS_REQUIRE_HTTPS=$DESTINATIONS_REQUIRE_HTTPS) so a receiver here can be tried.
   Before exposing it: a real certificate (a TLS-terminating proxy or the ALB),
   production settings, DJANGO_ALLOWED_HOSTS (docs/operations.md#exposing-the-service).
 --------------------------------------------------------------------------------

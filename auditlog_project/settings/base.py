@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "backups",
     "encryption",
     "jobs",
+    "destinations",
 ]
 
 MIDDLEWARE = [
@@ -269,7 +270,13 @@ if BACKUP_SCHEDULE != "off":
 # Announce committed batches on SQS (False: no batch rows, no messages; the
 # bench's "without" run). Consumers, each with its own watermark, by dotted path.
 PIPELINE_ANNOUNCE = env_bool("PIPELINE_ANNOUNCE", True)
-PIPELINE_CONSUMERS = env_list("PIPELINE_CONSUMERS", ["logs.search.indexer.CONSUMER"])
+PIPELINE_CONSUMERS = env_list(
+    "PIPELINE_CONSUMERS",
+    [
+        "logs.search.indexer.CONSUMER",
+        "destinations.queueing.CONSUMER",
+    ],
+)
 # One drain transaction hands a consumer at most this many batches (and about
 # this many events, whole transactions); one task
 # drains for at most this long before it queues a follow-up message.
@@ -287,6 +294,27 @@ PIPELINE_BATCH_RETENTION_HOURS = env_int("PIPELINE_BATCH_RETENTION_HOURS", 168, 
 CELERY_BEAT_SCHEDULE["pipeline-sweep"] = {
     "task": "pipeline.sweep",
     "schedule": PIPELINE_SWEEP_SECONDS,
+}
+# --- Log streams (destinations/) -----------------------------------------------
+# The SSRF guard: https only, public addresses only. `make run` relaxes both
+# (scripts/run.sh) so a receiver on this machine can be tried; production refuses that.
+DESTINATIONS_REQUIRE_HTTPS = env_bool("DESTINATIONS_REQUIRE_HTTPS", True)
+DESTINATIONS_ALLOW_PRIVATE = env_bool("DESTINATIONS_ALLOW_PRIVATE", False)
+DESTINATIONS_MAX_PER_TENANT = env_int("DESTINATIONS_MAX_PER_TENANT", 10, minimum=1)
+# One POST carries about this many events (whole queue items, at least one).
+DESTINATIONS_BATCH_EVENTS = env_int("DESTINATIONS_BATCH_EVENTS", 500, minimum=1)
+DESTINATIONS_TIMEOUT_SECONDS = env_float("DESTINATIONS_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+DESTINATIONS_DELIVER_SECONDS = env_float("DESTINATIONS_DELIVER_SECONDS", 20.0, minimum=0.1)
+# Retries wait RETRY_SECONDS * 2^(failures-1), at most RETRY_MAX_SECONDS; after
+# MAX_ATTEMPTS failures in a row the destination is parked.
+DESTINATIONS_RETRY_SECONDS = env_float("DESTINATIONS_RETRY_SECONDS", 5.0, minimum=0.0)
+DESTINATIONS_RETRY_MAX_SECONDS = env_float("DESTINATIONS_RETRY_MAX_SECONDS", 3600.0, minimum=0.0)
+DESTINATIONS_MAX_ATTEMPTS = env_int("DESTINATIONS_MAX_ATTEMPTS", 8, minimum=1)
+DESTINATIONS_SWEEP_SECONDS = env_float("DESTINATIONS_SWEEP_SECONDS", 30.0, minimum=1.0)
+DESTINATIONS_KEEP_HOURS = env_int("DESTINATIONS_KEEP_HOURS", 168, minimum=0)
+CELERY_BEAT_SCHEDULE["destinations-sweep"] = {
+    "task": "destinations.sweep",
+    "schedule": DESTINATIONS_SWEEP_SECONDS,
 }
 # Planner statistics of the hot partition (logs/planner.py): ANALYZE today's
 # partition when this many rows changed since its last ANALYZE (or 10 %).
@@ -496,6 +524,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"RoleEnum": "tenants.choices.Role"}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    DestinationStateEnum="destinations.choices.State",
+    DestinationKindEnum="destinations.choices.Kind",
+    KindEnum="jobs.choices.JobKind",  # its name before destinations had a kind too
+)
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "auditlog_project.openapi.rate_limited_everywhere",

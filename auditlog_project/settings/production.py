@@ -22,6 +22,12 @@ if not (ENCRYPTION_MASTER_KEY or ENCRYPTION_KMS_KEY_ID):  # noqa: F405
         "ENCRYPTION_MASTER_KEY (a generated secret of 32+ characters)"
     )
 
+if DESTINATIONS_ALLOW_PRIVATE or not DESTINATIONS_REQUIRE_HTTPS:  # noqa: F405
+    raise ConfigError(
+        "DESTINATIONS_ALLOW_PRIVATE=true / DESTINATIONS_REQUIRE_HTTPS=false are for the "
+        "local stack only: in production log streams go to public https URLs (SSRF guard)"
+    )
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]

@@ -70,6 +70,12 @@ TENANT_ADMIN_ONLY = {
     "GET /api/v1/tenants/{tenant_id}/members",
     "POST /api/v1/tenants/{tenant_id}/members",
     "DELETE /api/v1/tenants/{tenant_id}/members/{username}",
+    "GET /api/v1/destinations",
+    "POST /api/v1/destinations",
+    "GET /api/v1/destinations/{destination_id}",
+    "PATCH /api/v1/destinations/{destination_id}",
+    "DELETE /api/v1/destinations/{destination_id}",
+    "POST /api/v1/destinations/{destination_id}/replay",
 }
 REFUSED = {
     "admin": set(),
