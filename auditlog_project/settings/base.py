@@ -524,11 +524,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"RoleEnum": "tenants.choices.Role"}
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
-    DestinationStateEnum="destinations.choices.State",
-    DestinationKindEnum="destinations.choices.Kind",
-    KindEnum="jobs.choices.JobKind",  # its name before destinations had a kind too
-)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"],  # type: ignore[dict-item]
+    "DestinationStateEnum": "destinations.choices.State",
+    "DestinationKindEnum": "destinations.choices.Kind",
+    "KindEnum": "jobs.choices.JobKind",  # its name before destinations had a kind too
+}
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "auditlog_project.openapi.rate_limited_everywhere",
