@@ -32,7 +32,9 @@ the stream after COMMIT, and never recorded again).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -90,6 +92,51 @@ COMMAND = Origin(via="command")
 TASK = Origin(via="task")
 
 
+@dataclass(frozen=True, slots=True)
+class ChangedBy:
+    """Who makes a change to a tenant, and from where (admin events)."""
+
+    username: str
+    origin: Origin = Origin()
+
+    @classmethod
+    def from_request(cls, request: Any, *, via: str = "api") -> ChangedBy:
+        return cls(request.user.get_username(), Origin.from_request(request, via=via))
+
+
+# Unattended changes: management commands, tasks, the shell.
+SYSTEM = ChangedBy("system", COMMAND)
+_acting: ContextVar[ChangedBy] = ContextVar("auditlog_acting", default=SYSTEM)
+
+
+def current_actor() -> ChangedBy:
+    """Who is changing things in this context: set per request by the admin
+    site's middleware (`acting_as`), `SYSTEM` otherwise."""
+    return _acting.get()
+
+
+@contextmanager
+def acting_as(by: ChangedBy) -> Iterator[None]:
+    token = _acting.set(by)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
+def admin_site_actor(get_response: Callable) -> Callable:
+    """Middleware: changes made through the Django admin are recorded as made by
+    the signed-in administrator, `via` admin (API views pass their caller)."""
+
+    def middleware(request: Any) -> Any:
+        if not request.path.startswith("/admin/") or not request.user.is_authenticated:
+            return get_response(request)
+        with acting_as(ChangedBy.from_request(request, via="admin")):
+            return get_response(request)
+
+    return middleware
+
+
 def filters_used(params: Mapping[str, Any]) -> dict[str, str]:
     """The list filters a request named (the contract's filter names only)."""
     return {name: str(params[name]) for name in EventFilterSet.base_filters if params.get(name)}
@@ -135,6 +182,31 @@ def record_access(
         },
         origin=origin,
         switch_tenant=False,
+    )
+
+
+def record_read(
+    *,
+    access: Any,
+    request: Any,
+    action: AccessAction,
+    params: Mapping[str, Any],
+    result_count: int | None,
+    resource_id: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> UUID:
+    """`record_access` for a tenant-scoped read request (`TenantScopedAPIView`):
+    the caller's `TenantAccess` and request give the tenant, actor, role and origin."""
+    return record_access(
+        tenant_id=access.tenant_id,
+        actor=access.username,
+        action=action,
+        origin=Origin.from_request(request),
+        filters=filters_used(params),
+        result_count=result_count,
+        role=access.role,
+        resource_id=resource_id,
+        details=details,
     )
 
 

@@ -25,12 +25,14 @@ import time
 import uuid
 from contextlib import suppress
 from datetime import datetime
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError, transaction
 from redis.exceptions import RedisError
 from rest_framework.exceptions import APIException
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -44,8 +46,9 @@ from auditlog_project.ratelimits import (
     arelease_slot,
 )
 from tenants.permissions import Operation
-from tenants.scoping import TenantAccess, TenantNotAccessible, resolve_access
+from tenants.scoping import TenantAccess, TenantNotAccessible, activate, resolve_access
 
+from . import audit
 from .pagination import Cursor
 from .stream import (
     BadFilter,
@@ -111,6 +114,44 @@ def recheck(raw_token: str, tenant_id: str) -> TenantAccess:
 replay_rows = database_sync_to_async(replay)
 
 
+@database_sync_to_async
+def record_stream_access(
+    access: TenantAccess,
+    action: audit.AccessAction,
+    origin: audit.Origin,
+    wanted: StreamFilter,
+    result_count: int | None,
+    details: dict,
+) -> str:
+    """The stream's access event, committed before the caller goes on; its id."""
+    with transaction.atomic():
+        activate(access.tenant_id)
+        return str(
+            audit.record_access(
+                tenant_id=access.tenant_id,
+                actor=access.username,
+                action=action,
+                origin=origin,
+                filters=wanted.as_params(),
+                result_count=result_count,
+                role=access.role,
+                details=details,
+            )
+        )
+
+
+def stream_origin(scope: dict) -> audit.Origin:
+    """Where a WebSocket client connects from, read as for an HTTP request."""
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+    meta = {
+        "REMOTE_ADDR": (scope.get("client") or ("",))[0],
+        "HTTP_X_FORWARDED_FOR": headers.get("x-forwarded-for", ""),
+        "HTTP_USER_AGENT": headers.get("user-agent"),
+        "HTTP_X_REQUEST_ID": headers.get("x-request-id"),
+    }
+    return audit.Origin.from_request(SimpleNamespace(META=meta), via="stream")
+
+
 def _later(delay: float, callback) -> asyncio.TimerHandle:
     """Run the coroutine function `callback` after `delay` seconds."""
     return asyncio.get_running_loop().call_later(
@@ -127,6 +168,9 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
     slot: Slot | None = None
     timers: list[asyncio.TimerHandle]
     heartbeat: asyncio.Task | None = None
+    access: TenantAccess | None = None  # set once STREAM_OPEN is recorded
+    own_open = ""  # its id: the subscriber is not sent its own STREAM_OPEN
+    delivered = 0
 
     async def __call__(self, scope, receive, send) -> None:
         """The consumer's life; a lost Redis ends it with 4503, never a bare 1006."""
@@ -208,6 +252,19 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
     ) -> None:
         """Join the group, then replay: whatever commits in between comes twice, sent once."""
         self.filter, self.tenant_id = wanted, access.tenant_id
+        # STREAM_OPEN commits before the subscription starts (no event before it).
+        # Its publication is asynchronous and may arrive after joining the group:
+        # the subscriber skips its own (live and in a replay).
+        self.origin, self.opened_at = stream_origin(self.scope), time.monotonic()
+        try:
+            self.own_open = await record_stream_access(
+                access, audit.AccessAction.STREAM_OPEN, self.origin, wanted, None, {}
+            )
+        except DatabaseError:
+            logger.exception("stream: STREAM_OPEN could not be recorded; subscriber refused")
+            await self.close(code=UNAVAILABLE)
+            return
+        self.access = access
         self.group = group_name(access.tenant_id)
         # The subscription ends when the access token does, idle or not.
         self.timers.append(_later(self.token_exp - now(), self._token_expired))
@@ -250,13 +307,14 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             await self._send_json(self._fallback("too_old" if too_old else "too_many", since))
             rows = []
         skip = str(resume.last_id) if resume.last_id else None
-        events = [event for event in wire(rows) if event["id"] != skip]
+        events = [event for event in wire(rows) if event["id"] not in (skip, self.own_open)]
         self.replayed = {event["id"] for event in events}
         self.replayed_until = time.monotonic() + settings.STREAM_RESUME_OVERLAP
         for event in events:
             message = {"type": "event", "event": event, "cursor": resume.encode(), "replay": True}
             if not await self._send_json(message):
                 return
+            self.delivered += 1
         self.cursor = joined
         await self._send_json(
             {"type": "replay_complete", "count": len(events), "cursor": joined.encode()}
@@ -274,12 +332,13 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             await self._token_expired()
             return
         for event in self.filter.select(message["events"]):
-            if event["id"] in self.replayed:
-                continue  # committed between joining the group and the replay
+            if event["id"] in self.replayed or event["id"] == self.own_open:
+                continue  # committed between joining the group and the replay; or its own
             self.cursor = ResumeCursor.now(event["id"])
             message = {"type": "event", "event": event, "cursor": self.cursor.encode()}
             if not await self._send_json(message):
                 return
+            self.delivered += 1
 
     async def _beat(self) -> None:
         """Ask for a heartbeat through Redis every interval, so a dead Redis is seen."""
@@ -340,6 +399,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         await self.close(code=UNAUTHENTICATED)
 
     async def disconnect(self, code: int) -> None:
+        self.close_code = code
         await self._end()
         for name in ("group", "own_group"):
             group = getattr(self, name)
@@ -355,3 +415,26 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             self.heartbeat.cancel()
         # Never raises: a place that Redis cannot free now expires on its own.
         await arelease_slot(self.slot)
+        await self._record_close()
+
+    async def _record_close(self) -> None:
+        """STREAM_CLOSE, once per opened subscription: how long, how many events.
+        Lost only if the process dies with the socket open (docs/architecture.md)."""
+        access, self.access = self.access, None
+        if access is None:
+            return
+        details = {
+            "seconds": round(time.monotonic() - self.opened_at, 3),
+            "close_code": getattr(self, "close_code", None),
+        }
+        try:
+            await record_stream_access(
+                access,
+                audit.AccessAction.STREAM_CLOSE,
+                self.origin,
+                self.filter,
+                self.delivered,
+                details,
+            )
+        except DatabaseError:
+            logger.exception("stream: STREAM_CLOSE could not be recorded")

@@ -17,7 +17,15 @@ from django.urls import reverse
 from auditlog_project.errors import DomainError, Invalid
 
 from .models import Membership, Tenant
-from .services import LastAdminError, membership_delete, memberships_apply, memberships_check
+from .services import (
+    TENANT_FIELDS,
+    LastAdminError,
+    membership_delete,
+    memberships_apply,
+    memberships_check,
+    tenant_create,
+    tenant_update,
+)
 
 TENANT_OFFBOARDING = (
     "Tenants are never deleted: their id must never be reused, and their events "
@@ -135,6 +143,23 @@ class TenantAdmin(ServiceRefusalsAsMessages):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # no delete button or bulk action: see delete_view
+
+    def save_model(self, request, obj, form, change):
+        """Through the services, so the change is recorded as an admin event."""
+        if not change:
+            created = tenant_create(
+                id=obj.pk,
+                name=obj.name,
+                retention_days=obj.retention_days,
+                archive_before_delete=obj.archive_before_delete,
+            )
+            if created.is_active != obj.is_active:
+                tenant_update(tenant=created, is_active=obj.is_active)
+            obj.created_at = created.created_at
+            return
+        stored = Tenant.objects.get(pk=obj.pk)
+        changes = {name: getattr(obj, name) for name in TENANT_FIELDS}
+        tenant_update(tenant=stored, **changes)
 
     def delete_view(self, request, object_id, extra_context=None):
         """A refusal that names the offboarding path (never a 500 page)."""

@@ -131,13 +131,12 @@ class EventExportView(TenantScopedAPIView):
         rows = export.export_queryset(scope=self.get_queryset(), params=params)
         # Recorded when the export is accepted, before streaming: if it cannot be
         # stored the request fails and nothing is exported. Not part of its own export.
-        record_id = audit.record_access(
-            tenant_id=self.access.tenant_id,
-            actor=self.access.username,
+        record_id = audit.record_read(
+            access=self.access,
+            request=request,
             action=audit.AccessAction.EXPORT,
-            origin=audit.Origin.from_request(request),
-            filters=audit.filters_used(params),
-            role=self.access.role,
+            params=params,
+            result_count=None,  # streamed: not known before the first byte
             details={"format": chosen.name, "ordering": params.get("ordering") or "-timestamp"},
         )
         body = export.export_stream(
@@ -205,5 +204,13 @@ class EventStatsView(TenantScopedAPIView):
         reject_unknown(params, STATS_PARAMETERS)
         result = stats.event_stats(
             access=self.access, scope=self.get_queryset(), params=params, now=timezone.now()
+        )
+        audit.record_read(
+            access=self.access,
+            request=request,
+            action=audit.AccessAction.STATS,
+            params=params,
+            result_count=result["total"],
+            details={"bucket": result["bucket"]},
         )
         return Response(StatsSerializer(result).data)

@@ -18,7 +18,7 @@ from masking.selectors import masker_for
 from tenants.permissions import Operation
 from tenants.scoping import TenantScopedAPIView
 
-from .. import selectors, services
+from .. import audit, selectors, services
 from ..choices import Category
 from ..filtersets import (
     CategoryInFilter,
@@ -109,6 +109,14 @@ class EventListCreateView(TenantScopedAPIView):
             scope=self.get_queryset(), params=request.query_params, access=self.access
         )
         page = answer.page
+        audit.record_read(
+            access=self.access,
+            request=request,
+            action=audit.AccessAction.SEARCH,
+            params=request.query_params,
+            result_count=len(page.rows),
+            details=_page_details(request.query_params),
+        )
         response = Response(
             {
                 "results": [event_json(row) for row in page.rows],
@@ -202,7 +210,24 @@ class EventDetailView(TenantScopedAPIView):
         row = selectors.event_get(scope=self.get_queryset(), event_id=event_id)
         if row is None:
             raise exceptions.NotFound("Event not found.")
+        audit.record_read(
+            access=self.access,
+            request=request,
+            action=audit.AccessAction.VIEW,
+            params={},
+            result_count=1,
+            resource_id=str(event_id),
+        )
         return Response(event_json(row))
+
+
+def _page_details(params) -> dict:
+    """What a SEARCH event keeps of the paging: the order, the size, a later page."""
+    return {
+        "ordering": params.get("ordering") or "-timestamp",
+        "page_size": params.get("page_size") or None,
+        "cursor": bool(params.get("cursor")),
+    }
 
 
 def _link(request: Request, cursor: Cursor | None) -> str | None:

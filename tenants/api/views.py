@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from auditlog_project.openapi import problem_responses
+from logs import audit
 
 from .. import selectors, services
 from ..models import Membership
@@ -43,7 +44,9 @@ class TenantListCreateView(APIView):
     def post(self, request):
         serializer = TenantCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        tenant = services.tenant_create(**serializer.validated_data)
+        tenant = services.tenant_create(
+            **serializer.validated_data, by=audit.ChangedBy.from_request(request)
+        )
         return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)
 
 
@@ -85,7 +88,9 @@ class TenantDetailView(_TenantPathView):
             raise exceptions.PermissionDenied(
                 "Only platform administrators may (de)activate a tenant."
             )
-        tenant = services.tenant_update(tenant=self.access.tenant, **changes)
+        tenant = services.tenant_update(
+            tenant=self.access.tenant, by=audit.ChangedBy.from_request(request), **changes
+        )
         return Response(TenantSerializer(tenant).data)
 
 
@@ -116,7 +121,9 @@ class MemberListView(_TenantPathView):
         serializer = MemberUpsertSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         membership, created = services.membership_upsert(
-            tenant=self.access.tenant, **serializer.validated_data
+            tenant=self.access.tenant,
+            by=audit.ChangedBy.from_request(request),
+            **serializer.validated_data,
         )
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(MemberSerializer(membership).data, status=code)
@@ -139,5 +146,5 @@ class MemberDetailView(_TenantPathView):
         membership = self.get_queryset().filter(user__username=username).first()
         if membership is None:
             raise exceptions.NotFound("No such member in this tenant.")
-        services.membership_delete(membership=membership)
+        services.membership_delete(membership=membership, by=audit.ChangedBy.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

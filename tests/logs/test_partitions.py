@@ -186,7 +186,7 @@ def test_events_on_every_day_of_the_window_are_stored_and_readable(parties):
         floor = cursor.fetchone()[0]
         cursor.execute(
             "SELECT tableoid::regclass::text, (\"timestamp\" AT TIME ZONE 'UTC')::date "
-            "FROM logs_event WHERE tenant_id = 'tenant-a'"
+            "FROM logs_event WHERE tenant_id = 'tenant-a' AND category = 'application'"
         )
         placed = cursor.fetchall()
     assert len(placed) == WINDOW + 1

@@ -79,7 +79,9 @@ def idle_watch(test_env):
     """One uvicorn at default stream settings for the whole session, and the watch."""
     port = free_port()
     with asgi_server(test_env, port):
-        watch = IdleWatch(url=f"ws://127.0.0.1:{port}/api/v1/logs/stream?tenant_id={TENANT}")
+        watch = IdleWatch(
+            url=f"ws://127.0.0.1:{port}/api/v1/logs/stream?tenant_id={TENANT}&category=application"
+        )
         yield watch
         watch.stop.set()
         if watch.thread is not None:

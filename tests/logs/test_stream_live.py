@@ -38,7 +38,8 @@ def bearer(user) -> list[str]:
     return ["auditlog.v1", f"auditlog.token.{token(user)}"]
 
 
-def stream_url(port: int, query: str = "tenant_id=tenant-a") -> str:
+def stream_url(port: int, query: str = "tenant_id=tenant-a&category=application") -> str:
+    """Application events by default: not the other subscribers' STREAM_OPEN/CLOSE."""
     return f"ws://127.0.0.1:{port}/api/v1/logs/stream?{query}"
 
 
@@ -70,7 +71,8 @@ def test_a_posted_event_reaches_its_tenant_and_never_another(parties, server):
         async with (
             websockets.connect(stream_url(server), subprotocols=bearer(parties.a_auditor)) as a,
             websockets.connect(
-                stream_url(server, "tenant_id=tenant-b"), subprotocols=bearer(parties.b_admin)
+                stream_url(server, "tenant_id=tenant-b&category=application"),
+                subprotocols=bearer(parties.b_admin),
             ) as b,
         ):
             assert a.subprotocol == "auditlog.v1"  # the token is never echoed back
@@ -104,7 +106,7 @@ def test_a_posted_event_reaches_its_tenant_and_never_another(parties, server):
 
 def test_a_bulk_write_arrives_filtered_and_in_order(parties, server):
     async def scenario():
-        url = stream_url(server, "tenant_id=tenant-a&severity=ERROR")
+        url = stream_url(server, "tenant_id=tenant-a&severity=ERROR&category=application")
         async with websockets.connect(url) as ws:
             await ws.send(json.dumps({"type": "auth", "token": token(parties.a_admin)}))
             assert (await next_event(ws))["type"] == "subscribed"

@@ -83,7 +83,7 @@ def test_a_subscriber_resumes_across_a_redis_outage_without_losing_events(
 
 
 async def _outage(parties, port: int, redis: PrivateRedis) -> None:
-    url = f"ws://127.0.0.1:{port}/api/v1/logs/stream?tenant_id=tenant-a"
+    url = f"ws://127.0.0.1:{port}/api/v1/logs/stream?tenant_id=tenant-a&category=application"
     async with websockets.connect(url, subprotocols=bearer(parties.a_auditor)) as ws:
         assert (await recv(ws))["type"] == "subscribed"
         before = await post_event(port, parties.a_admin, "before the outage")

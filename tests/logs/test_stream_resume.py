@@ -41,6 +41,9 @@ def bearer(user) -> list[str]:
 
 
 async def connect(user, query: str = "tenant_id=tenant-a") -> WebsocketCommunicator:
+    """Application events only: subscribers' STREAM_OPEN/CLOSE access events
+    (tests/logs/test_access_stream.py) would be replayed between them."""
+    query = f"category=application&{query}"
     ws = WebsocketCommunicator(
         application, f"/api/v1/logs/stream?{query}", subprotocols=bearer(user)
     )
@@ -188,7 +191,10 @@ def test_a_replay_past_its_bound_points_to_the_list_api(parties, settings):
     ids = seed(parties, "tenant-a", [body(f"n{i}", severity="ERROR") for i in range(3)])
 
     async def scenario():
-        ws = await connect(parties.a_admin, f"tenant_id=tenant-a&severity=ERROR&cursor={cursor}")
+        ws = await connect(
+            parties.a_admin,
+            f"tenant_id=tenant-a&severity=ERROR&cursor={cursor}",
+        )
         assert (await message(ws))["type"] == "subscribed"
         fallback, done = await message(ws), await message(ws)
         await ws.disconnect()

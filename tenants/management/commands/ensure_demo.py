@@ -18,6 +18,7 @@ from django.db import transaction
 
 from auditlog_project.settings.keys import installation_secrets
 from tenants.models import Tenant
+from tenants.services import tenant_create
 
 # Passwords that were once documented for `make run`: they work for anyone.
 PUBLISHED_PASSWORDS = ("admin-change-me",)
@@ -42,8 +43,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME", "admin")
         email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "admin@example.com")
-        tenant, created = Tenant.objects.get_or_create(id="demo", defaults={"name": "Demo"})
-        self.stdout.write(f"tenant {tenant.id}: {'created' if created else 'present'}")
+        created = not Tenant.objects.filter(pk="demo").exists()
+        if created:  # through the service: recorded as an admin event of the tenant
+            tenant_create(id="demo", name="Demo")
+        self.stdout.write(f"tenant demo: {'created' if created else 'present'}")
         user = get_user_model().objects.filter(username=username).first()
         if user is not None and not any(map(user.check_password, PUBLISHED_PASSWORDS)):
             self.stdout.write(f"platform admin {username}: present (password unchanged)")

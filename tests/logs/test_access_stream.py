@@ -1,0 +1,113 @@
+"""The stream's access events: STREAM_OPEN before the subscription, STREAM_CLOSE
+after it, in the tenant streamed; no loop between subscribers; the category filter.
+
+In process over the real Redis channel layer (as test_stream_consumer.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+
+from tests.logs.test_access_events import access_events
+from tests.logs.test_stream_consumer import connect, subscribed, token
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+events_of = sync_to_async(access_events)
+
+
+async def messages(ws, quiet: float = 0.5) -> list[dict]:
+    """Every message received until the socket falls quiet (heartbeats left out)."""
+    out = []
+    while not await ws.receive_nothing(timeout=quiet):
+        message = json.loads(await ws.receive_from())
+        if message["type"] != "heartbeat":
+            out.append(message)
+    return out
+
+
+def test_a_stream_records_its_open_and_its_close(parties):
+    async def scenario():
+        query = "tenant_id=tenant-a&severity=info&category=access,admin"
+        ws = await subscribed(query, token(parties.a_auditor))
+        (opened,) = await events_of()
+        assert opened["action"] == "STREAM_OPEN"
+        assert opened["user_id"] == "arthur"
+        assert opened["metadata"]["filters"] == {"severity": "INFO", "category": "access,admin"}
+        assert opened["metadata"]["via"] == "stream"
+        await ws.disconnect()
+        opened_again, closed = await events_of()
+        assert opened_again == opened
+        assert closed["action"] == "STREAM_CLOSE"
+        assert closed["metadata"]["results"] == 0  # events delivered
+        assert closed["metadata"]["seconds"] >= 0
+        assert await sync_to_async(access_events)("tenant-b") == []
+
+    async_to_sync(scenario)()
+
+
+def test_a_refused_stream_records_nothing(parties):
+    async def scenario():
+        ws = await connect("tenant_id=tenant-b", token(parties.a_auditor))
+        await ws.receive_output(timeout=5)
+        assert await events_of() == []
+        assert await sync_to_async(access_events)("tenant-b") == []
+
+    async_to_sync(scenario)()
+
+
+def test_subscribers_see_each_others_opens_once_and_nothing_loops(parties, settings):
+    """A's stream shows B's STREAM_OPEN (an event like any other) once; delivering
+    it records nothing, so nothing more follows, however long A waits."""
+    settings.STREAM_HEARTBEAT_SECONDS = 0.2
+
+    async def scenario():
+        first = await subscribed("tenant_id=tenant-a", token(parties.a_auditor))
+        second = await subscribed("tenant_id=tenant-a", token(parties.a_admin))
+        seen = [m["event"]["action"] for m in await messages(first, quiet=1.0)]
+        assert seen == ["STREAM_OPEN"]
+        assert await messages(second) == []  # its own open committed before it joined
+        await second.disconnect()
+        seen = [m["event"]["action"] for m in await messages(first, quiet=1.0)]
+        assert seen == ["STREAM_CLOSE"]
+        await first.disconnect()
+        actions = [e["action"] for e in await events_of()]
+        assert sorted(actions) == ["STREAM_CLOSE"] * 2 + ["STREAM_OPEN"] * 2
+
+    async_to_sync(scenario)()
+
+
+def test_the_stream_filters_by_category(parties):
+    async def scenario():
+        query = "tenant_id=tenant-a&category=application"
+        only_app = await subscribed(query, token(parties.a_auditor))
+        other = await subscribed("tenant_id=tenant-a", token(parties.a_admin))  # STREAM_OPEN
+        assert await messages(only_app) == []
+        await sync_to_async(
+            lambda: parties.client("a_admin").post(
+                "/api/v1/logs",
+                {"user_id": "x", "action": "LOGIN", "resource_type": "s"},
+                format="json",
+            )
+        )()
+        (message,) = await messages(only_app)
+        assert message["event"]["category"] == "application"
+        await other.disconnect()
+        await only_app.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_bad_category_filter_closes_with_4400(parties):
+    async def scenario():
+        ws = await connect("tenant_id=tenant-a&category=secret", token(parties.a_auditor))
+        message = await ws.receive_output(timeout=5)
+        while message["type"] != "websocket.close":
+            message = await ws.receive_output(timeout=5)
+        assert message["code"] == 4400
+        assert await events_of() == []
+
+    async_to_sync(scenario)()
