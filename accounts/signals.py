@@ -5,7 +5,7 @@ A `post_save` receiver, so every path that saves a user is covered: the
 Django admin, `manage.py changepassword`, services. It runs inside the save
 (the admin and services wrap it in a transaction; a bare save gets one here),
 while `User.save` still knows whether the password changed (`_password`) and
-the stored active flag (`_stored_active`). Never a password or its hash: a
+the stored active flag (`_stored`). Never a password or its hash: a
 password change is recorded as the fact that it changed.
 """
 
@@ -26,7 +26,7 @@ from .models import User
 def user_changes(user: User) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     """(action, before, after) for each tenant-relevant change this save makes."""
     changes: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
-    was_active = getattr(user, "_stored_active", None)
+    was_active = getattr(user, "_stored", {}).get("is_active")  # as loaded (User.from_db)
     if was_active is not None and was_active != user.is_active:
         action = "USER_ACTIVATE" if user.is_active else "USER_DEACTIVATE"
         changes.append((action, {"is_active": was_active}, {"is_active": user.is_active}))

@@ -25,14 +25,13 @@ import time
 import uuid
 from contextlib import suppress
 from datetime import datetime
-from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from redis.exceptions import RedisError
 from rest_framework.exceptions import APIException
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -46,7 +45,7 @@ from auditlog_project.ratelimits import (
     arelease_slot,
 )
 from tenants.permissions import Operation
-from tenants.scoping import TenantAccess, TenantNotAccessible, activate, resolve_access
+from tenants.scoping import TenantAccess, TenantNotAccessible, resolve_access
 
 from . import audit
 from .pagination import Cursor
@@ -61,6 +60,7 @@ from .stream import (
     user_group,
     wire,
 )
+from .stream_audit import record_stream_access, stream_origin
 
 logger = logging.getLogger(__name__)
 
@@ -112,44 +112,6 @@ def recheck(raw_token: str, tenant_id: str) -> TenantAccess:
 
 
 replay_rows = database_sync_to_async(replay)
-
-
-@database_sync_to_async
-def record_stream_access(
-    access: TenantAccess,
-    action: audit.AccessAction,
-    origin: audit.Origin,
-    wanted: StreamFilter,
-    result_count: int | None,
-    details: dict,
-) -> str:
-    """The stream's access event, committed before the caller goes on; its id."""
-    with transaction.atomic():
-        activate(access.tenant_id)
-        return str(
-            audit.record_access(
-                tenant_id=access.tenant_id,
-                actor=access.username,
-                action=action,
-                origin=origin,
-                filters=wanted.as_params(),
-                result_count=result_count,
-                role=access.role,
-                details=details,
-            )
-        )
-
-
-def stream_origin(scope: dict) -> audit.Origin:
-    """Where a WebSocket client connects from, read as for an HTTP request."""
-    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-    meta = {
-        "REMOTE_ADDR": (scope.get("client") or ("",))[0],
-        "HTTP_X_FORWARDED_FOR": headers.get("x-forwarded-for", ""),
-        "HTTP_USER_AGENT": headers.get("user-agent"),
-        "HTTP_X_REQUEST_ID": headers.get("x-request-id"),
-    }
-    return audit.Origin.from_request(SimpleNamespace(META=meta), via="stream")
 
 
 def _later(delay: float, callback) -> asyncio.TimerHandle:

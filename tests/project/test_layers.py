@@ -14,6 +14,7 @@ from auditlog_project import errors, problems
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN_MODULES = [
     "logs/services.py",
+    "logs/audit.py",
     "logs/validation/__init__.py",
     "logs/validation/checks.py",
     "logs/selectors.py",
