@@ -23,8 +23,8 @@ import pytest
 from logs import audit
 from tests.logs.conftest import event_body, seed
 
-ROUNDS = 6
-REQUESTS = 150
+ROUNDS = 4
+REQUESTS = 100
 
 
 def timed(call, n: int) -> list[float]:
