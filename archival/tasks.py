@@ -22,7 +22,7 @@ from jobs.choices import JobKind
 from logs import audit
 from tenants.models import Tenant
 
-from .retention import planning, steps
+from .retention import dropping, planning, steps
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,13 @@ def retention_daily() -> int:
         )
         created += made
     return created
+
+
+@shared_task(name="archival.partitions_drop_expired")
+def partitions_drop_expired() -> int:
+    """Beat, daily after retention: drop the daily partitions whose every row is past
+    its tenant's retention and archived (or that are empty); the number dropped."""
+    return len(dropping.partitions_drop_expired().dropped)
 
 
 @shared_task(name="archival.jobs_resume")

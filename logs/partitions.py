@@ -92,18 +92,19 @@ def partitions_after_migrate(sender, using: str = DEFAULT_DB_ALIAS, **kwargs) ->
 def partitions_create_ahead(*, ahead: int, max_age_days: int) -> int:
     """Create the missing daily partitions of the accepted window; the number created.
 
-    The window is today minus `max_age_days` (days below the floor belong to
+    The window is today minus accepted_days() (days below the floor belong to
     history) through today plus `ahead`, in UTC days. Idempotent: a second run
     creates nothing. Days whose locks stay busy through every attempt are
     logged and left to the next run.
     """
     today = datetime.now(UTC).date()
     created, skipped = 0, []
-    with _own_connection() as conn:
+    with own_connection() as conn:
+        window = accepted_days(conn, max_age_days)
         missing = [
             row[0]
             for row in conn.execute(
-                MISSING_SQL, [today - timedelta(days=max_age_days), today + timedelta(days=ahead)]
+                MISSING_SQL, [today - timedelta(days=window), today + timedelta(days=ahead)]
             )
         ]
         for day in missing:
@@ -117,13 +118,25 @@ def partitions_create_ahead(*, ahead: int, max_age_days: int) -> int:
     return created
 
 
+def accepted_days(conn: psycopg.Connection, max_age_days: int) -> int:
+    """How many days back any tenant's ingest accepts events: the longest
+    retention of any tenant, capped by `max_age_days` (logs/validation/checks.py
+    caps each tenant the same way). Days older than this get no partition here,
+    so the days retention dropped (archival/retention/dropping.py) stay dropped."""
+    row = conn.execute(
+        "SELECT least(%s, coalesce(max(retention_days), %s)) FROM tenants_tenant",
+        [max_age_days, max_age_days],
+    ).fetchone()
+    return int(row[0]) if row else max_age_days
+
+
 def partitions_ensure(days: Iterable[date]) -> int:
     """Make sure each day has its partition (for rows written into past days:
     an archive restore); the number created. Days below the floor need none
     (the history partition holds them). Raises PartitionMissing when a day's
     locks are never granted."""
     created = 0
-    with _own_connection() as conn:
+    with own_connection() as conn:
         for day in days:
             made = _create_with_retries(conn, day)
             if made is None:
@@ -159,7 +172,7 @@ def _create_with_retries(conn: psycopg.Connection, day: date) -> int | None:
 
 
 @contextmanager
-def _own_connection() -> Iterator[psycopg.Connection]:
+def own_connection() -> Iterator[psycopg.Connection]:
     """A fresh connection to the default database in autocommit, closed afterwards.
 
     Never the connection of the caller, so partition DDL can never join a

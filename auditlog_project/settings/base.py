@@ -259,6 +259,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "archival.retention_daily",
         "schedule": crontab(minute=30, hour=2),
     },
+    # After retention's deletes: whole expired, archived (or empty) days' partitions
+    # are detached and dropped (archival/retention/dropping.py).
+    "archival-partitions-drop": {
+        "task": "archival.partitions_drop_expired",
+        "schedule": crontab(minute=30, hour=5),
+    },
     "jobs-resume-stale": {"task": "archival.jobs_resume", "schedule": 300.0},
 }
 if BACKUP_SCHEDULE != "off":
