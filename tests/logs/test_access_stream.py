@@ -53,6 +53,7 @@ def test_a_refused_stream_records_nothing(parties):
     async def scenario():
         ws = await connect("tenant_id=tenant-b", token(parties.a_auditor))
         await ws.receive_output(timeout=5)
+        await ws.disconnect()  # end the application, or its loop's locks leak into the next test
         assert await events_of() == []
         assert await sync_to_async(access_events)("tenant-b") == []
 
@@ -107,6 +108,7 @@ def test_a_bad_category_filter_closes_with_4400(parties):
         while message["type"] != "websocket.close":
             message = await ws.receive_output(timeout=5)
         assert message["code"] == 4400
+        await ws.disconnect()
         assert await events_of() == []
 
     async_to_sync(scenario)()
