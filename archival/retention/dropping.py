@@ -49,7 +49,8 @@ class DropReport:
     kept: dict[date, str] = field(default_factory=dict)
     busy: list[date] = field(default_factory=list)
     rows: int = 0
-    longest_lock_ms: float = 0.0  # the longest drop transaction, DETACH to COMMIT included
+    longest_lock_ms: float = 0.0  # the longest drop transaction, checks and COMMIT included
+    longest_detach_ms: float = 0.0  # of which DETACH + DROP (ACCESS EXCLUSIVE on logs_event)
 
 
 def partitions_drop_expired(*, max_age_days: int | None = None) -> DropReport:
@@ -104,6 +105,7 @@ def _record(day: date, answer: dict, ms: float, report: DropReport) -> None:
     report.dropped.append(day)
     report.rows += int(answer["rows"])
     report.longest_lock_ms = max(report.longest_lock_ms, ms)
+    report.longest_detach_ms = max(report.longest_detach_ms, float(answer["detach_ms"]))
     logger.info("partition of %s dropped: %s rows in %.1f ms", day, answer["rows"], ms)
     start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
     for tenant_id in answer["tenants"]:

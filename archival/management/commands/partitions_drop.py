@@ -24,5 +24,6 @@ class Command(BaseCommand):
             self.stdout.write(f"busy {day}: locks not granted, left to the next run")
         self.stdout.write(
             f"dropped {len(report.dropped)} partition(s), {report.rows} event(s); "
-            f"longest drop transaction {report.longest_lock_ms:.1f} ms"
+            f"longest drop transaction {report.longest_lock_ms:.1f} ms "
+            f"(DETACH + DROP {report.longest_detach_ms:.1f} ms)"
         )
