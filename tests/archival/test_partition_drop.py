@@ -170,3 +170,22 @@ def test_only_the_application_role_may_call_the_function(tenants):
         assert owner.execute(
             "SELECT has_function_privilege(%s, %s, 'EXECUTE')", [app, signature]
         ).fetchone()[0]
+
+
+def test_the_command_and_the_beat_task_drop_and_say_what_they_kept(tenants, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from archival.tasks import partitions_drop_expired
+
+    insert_events("tenant-a", DAY, 3)  # not archived: kept
+    out = StringIO()
+    call_command("partitions_drop", stdout=out)
+    assert f"kept {DAY}: tenant tenant-a: not archived and verified" in out.getvalue()
+    assert "dropped 14 partition(s), 0 event(s)" in out.getvalue()
+    archived("tenant-a", DAY, 3)
+    assert partitions_drop_expired() == 1
+    assert not partition_exists(DAY)
+    beat = settings.CELERY_BEAT_SCHEDULE["archival-partitions-drop"]
+    assert beat["task"] == "archival.partitions_drop_expired"
