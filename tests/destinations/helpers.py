@@ -28,6 +28,7 @@ def ingest(tenant_id: str, n: int = 2, *, at: datetime | None = None) -> list[st
             "resource_type": "r",
             "timestamp": (at or now).isoformat(),
             "metadata": {"n": i},
+            "after": {"email": "ann@example.org", "plan": "pro"},  # sealed at rest
         }
         for i in range(n)
     ]

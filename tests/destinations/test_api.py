@@ -140,6 +140,13 @@ def test_the_ssrf_guard_refuses_urls_under_production_settings(parties, dest_a, 
     assert patched.status_code == 400 and patched.json()["errors"][0]["field"] == "url"
 
 
+@pytest.mark.parametrize("url", [PUBLIC, "https://[::ffff:93.184.216.34]:8443/in?x=1"])
+def test_public_addresses_are_allowed_under_production_settings(parties, url):
+    answer = parties.client("a_admin").post(LIST, {**NEW, "url": url}, format="json")
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["url"] == url
+
+
 def test_the_local_stack_allows_a_receiver_on_this_machine(parties, settings):
     settings.DESTINATIONS_ALLOW_PRIVATE = True
     settings.DESTINATIONS_REQUIRE_HTTPS = False

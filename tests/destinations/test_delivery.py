@@ -3,6 +3,7 @@ replay; a pipeline batch handed twice; the SSRF guard at delivery time."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -63,15 +64,17 @@ def test_batches_arrive_signed_in_commit_order_and_as_the_api_shows_events(
     for request in receiver.requests:
         assert request.path == "/hook"
         assert signing.verify(created["secret"], request.headers, request.body, now=now)
-        stamp = request.headers[signing.TIMESTAMP_HEADER]
-        expected = signing.signature(created["secret"], int(stamp), request.body)
-        assert request.headers[signing.SIGNATURE_HEADER] == expected
+        stamp = request.headers["X-Auditlog-Timestamp"]
+        assert abs(int(stamp) - now) < 60
+        mac = hmac.new(created["secret"].encode(), f"{stamp}.".encode() + request.body, "sha256")
+        assert request.headers["X-Auditlog-Signature"] == f"sha256={mac.hexdigest()}"
         assert not signing.verify(
             "another-secret-of-length", request.headers, request.body, now=now
         )
     first = json.loads(receiver.requests[0].body)["events"][0]
     shown = parties.client("a_admin").get(f"/api/v1/logs/{ids[0]}").json()
     assert first == shown  # decrypted, same field names and formats as the API
+    assert first["after"]["plan"] == "pro"  # the sealed field, in clear
     after = state(created["id"])
     assert (after.cursor, after.delivered_events, after.failures) == (3, 6, 0)
     assert deliver(created["id"]).posts == 0  # nothing left: no empty POST
