@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/v1/", include("jobs.api.urls")),
     path("api/v1/", include("archival.api.urls")),
     path("api/v1/", include("destinations.api.urls")),
+    path("api/v1/", include("alerts.api.urls")),
     path("admin/", admin.site.urls),
     # Anything else under /api/ is a problem+json 404, whatever DEBUG says.
     re_path(r"^api/", problems.not_found),

@@ -133,6 +133,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
     access: TenantAccess | None = None  # set once STREAM_OPEN is recorded
     own_open = ""  # its id: the subscriber is not sent its own STREAM_OPEN
     delivered = 0
+    sees_alerts = False
 
     async def __call__(self, scope, receive, send) -> None:
         """The consumer's life; a lost Redis ends it with 4503, never a bare 1006."""
@@ -205,6 +206,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
 
     def _visible(self, access: TenantAccess) -> StreamFilter:
         """The requested filter within what the role sees (PermissionError if beyond)."""
+        self.sees_alerts = access.allows(Operation.READ_ALERTS)
         if access.sees_only_own_events:
             return self.requested.restricted_to(access.username)
         return self.requested
@@ -301,6 +303,11 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             if not await self._send_json(message):
                 return
             self.delivered += 1
+
+    async def alert_fired(self, message: dict) -> None:
+        """A fired alert (alerts/evaluate.py), for the roles that may read alerts."""
+        if self.sees_alerts and now() < self.token_exp:
+            await self._send_json({"type": "alert", "alert": message["alert"]})
 
     async def _beat(self) -> None:
         """Ask for a heartbeat through Redis every interval, so a dead Redis is seen."""

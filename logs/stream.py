@@ -148,6 +148,13 @@ def publish(tenant_id: str, events: list[dict]) -> Future | None:
     return _publisher.send(group_name(tenant_id), {"type": "events.batch", "events": events})
 
 
+def publish_alerts(tenant_id: str, alerts: list[dict]) -> None:
+    """Schedule fired alerts (alerts/wire.py shape) for the tenant's subscribers
+    whose role may read alerts; after the pipeline's COMMIT, never fails it."""
+    for alert in alerts:
+        _publisher.send(group_name(tenant_id), {"type": "alert.fired", "alert": alert})
+
+
 def publish_flush(timeout: float = 5.0) -> None:
     """Block until this process's pending publishes have reached Redis (or failed)."""
     _publisher.flush(timeout)

@@ -14,6 +14,8 @@ class Operation(StrEnum):
     MANAGE_TENANT = "manage_tenant"  # view/patch the tenant, manage members, masking policy
     READ_MASKING_POLICY = "read_masking_policy"  # what is masked at ingest (no secrets in it)
     READ_ARCHIVE = "read_archive"  # list archived days, download links (docs/adr/0009)
+    MANAGE_ALERTS = "manage_alerts"  # create/change/delete alert rules, acknowledge alerts
+    READ_ALERTS = "read_alerts"  # alert rules and fired alerts (also on the live stream)
 
 
 ALLOWED_ROLES: dict[Operation, frozenset[str]] = {
@@ -25,6 +27,10 @@ ALLOWED_ROLES: dict[Operation, frozenset[str]] = {
     Operation.READ_ARCHIVE: frozenset({Role.ADMIN, Role.AUDITOR}),
     Operation.MANAGE_TENANT: frozenset({Role.ADMIN}),
     Operation.READ_MASKING_POLICY: frozenset({Role.ADMIN, Role.AUDITOR}),
+    Operation.MANAGE_ALERTS: frozenset({Role.ADMIN}),
+    # Auditors read what the rules watch and what fired (they read every event
+    # already); users, who see only their own events, see neither.
+    Operation.READ_ALERTS: frozenset({Role.ADMIN, Role.AUDITOR}),
 }
 
 PLATFORM_ADMIN = "platform_admin"

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "encryption",
     "jobs",
     "destinations",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -281,6 +282,7 @@ PIPELINE_CONSUMERS = env_list(
     "PIPELINE_CONSUMERS",
     [
         "logs.search.indexer.CONSUMER",
+        "alerts.evaluate.CONSUMER",
         "destinations.queueing.CONSUMER",
     ],
 )
@@ -533,6 +535,7 @@ AUTH_PASSWORD_VALIDATORS = [
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"RoleEnum": "tenants.choices.Role"}
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     **SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"],  # type: ignore[dict-item]
+    "AlertConditionTypeEnum": "alerts.choices.ConditionType",
     "DestinationStateEnum": "destinations.choices.State",
     "DestinationKindEnum": "destinations.choices.Kind",
     "KindEnum": "jobs.choices.JobKind",  # its name before destinations had a kind too
