@@ -300,6 +300,11 @@ PIPELINE_RETRY_SECONDS = env_float("PIPELINE_RETRY_SECONDS", 5.0, minimum=0.0)
 # batches older than the retention.
 PIPELINE_SWEEP_SECONDS = env_float("PIPELINE_SWEEP_SECONDS", 30.0, minimum=1.0)
 PIPELINE_BATCH_RETENTION_HOURS = env_int("PIPELINE_BATCH_RETENTION_HOURS", 168, minimum=0)
+# Alerts: the matches rules counted, pruned once no evaluation needs them.
+CELERY_BEAT_SCHEDULE["alerts-prune-matches"] = {
+    "task": "alerts.prune_matches",
+    "schedule": crontab(minute=50, hour=2),
+}
 CELERY_BEAT_SCHEDULE["pipeline-sweep"] = {
     "task": "pipeline.sweep",
     "schedule": PIPELINE_SWEEP_SECONDS,

@@ -188,3 +188,21 @@ def test_the_alerts_tables_are_under_row_level_security(parties, alerts_consumer
         for table in ("alerts_rule", "alerts_match", "alerts_alert"):
             cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed names
             assert cursor.fetchone()[0] == 0, table
+
+
+def test_matches_no_evaluation_needs_are_pruned(parties, alerts_consumer, settings):
+    from datetime import timedelta
+
+    from alerts import maintenance
+    from tests.alerts.conftest import T0
+
+    create_rule(parties, "tenant-a", threshold_rule())
+    failed_logins(parties, "tenant-a", 0, 10)
+    drain(alerts_consumer)
+    far_back = T0 - maintenance.matches_cutoff(T0)  # the cutoff lies this far back
+    assert maintenance.prune_matches(now=T0 + far_back - timedelta(seconds=5)) == 0
+    assert maintenance.prune_matches(now=T0 + far_back + timedelta(seconds=15)) == 2
+    # What is pruned no longer counts (here only because the clock was moved):
+    failed_logins(parties, "tenant-a", 20, 30, 40, 50)  # 4 left of 6 in the window
+    drain(alerts_consumer)
+    assert fired("tenant-a") == []
