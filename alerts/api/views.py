@@ -55,6 +55,8 @@ def _uuid_or_404(value: str) -> UUID:
 
 
 class RuleListView(TenantScopedAPIView):
+    """The tenant's alert rules: list (admins, auditors), create (admins)."""
+
     tenant_operations = {"GET": Operation.READ_ALERTS, "POST": Operation.MANAGE_ALERTS}
     scoped_model = AlertRule
     tenant_from_body = "single"
@@ -96,6 +98,8 @@ class RuleListView(TenantScopedAPIView):
 
 
 class RuleDetailView(TenantScopedAPIView):
+    """One alert rule: read (admins, auditors), change or delete (admins)."""
+
     tenant_operations = {
         "GET": Operation.READ_ALERTS,
         "PATCH": Operation.MANAGE_ALERTS,
@@ -160,6 +164,8 @@ class RuleDetailView(TenantScopedAPIView):
 
 
 class AlertListView(TenantScopedAPIView):
+    """The tenant's fired alerts, newest first (admins, auditors)."""
+
     tenant_operations = {"GET": Operation.READ_ALERTS}
     scoped_model = Alert
     pagination_class = AlertPagination
@@ -199,6 +205,8 @@ def _boolean(value: str | None, name: str) -> bool | None:
 
 
 class AlertAckView(TenantScopedAPIView):
+    """Acknowledge a fired alert (admins)."""
+
     tenant_operations = {"POST": Operation.MANAGE_ALERTS}
     scoped_model = Alert
 
