@@ -121,6 +121,7 @@ def test_a_tenant_has_a_bounded_number_of_destinations(parties, settings, dest_a
         ("https://100.64.0.1/", "100.64.0.1"),
         ("https://[::1]/hook", "::1"),
         ("https://[::ffff:127.0.0.1]/hook", "::ffff:127.0.0.1"),
+        ("https://[::ffff:100.64.0.1]/hook", "::ffff:100.64.0.1"),  # only refused once unmapped
         ("https://[fe80::1]/hook", "fe80::1"),
         ("https://224.0.0.1/hook", "224.0.0.1"),
         ("https://0.0.0.0/hook", "0.0.0.0"),
