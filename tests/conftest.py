@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.core import signals
+from django.core.management.base import CommandError
+from django.core.management.commands import flush as flush_command
 from django.db import connection, connections
 from psycopg import sql
 from psycopg.pq import TransactionStatus
@@ -25,6 +28,29 @@ from scripts import servers
 from tests.processes import base_env, running
 
 pytest_plugins = ["tests.fixtures"]
+
+
+# A transactional test ends with a flush (one TRUNCATE of every table). A live
+# server the test started may still be writing then: a stream that closes writes
+# its STREAM_CLOSE access event. The two can deadlock, and PostgreSQL aborts one
+# of them; when it aborts the flush, the flush is retried (it then waits for the
+# server's write to commit and truncates it too) instead of failing the next
+# tests with the rows it left.
+_flush_handle = flush_command.Command.handle
+
+
+def _flush_retrying_deadlocks(self, *args, **options):
+    for attempt in range(5):
+        try:
+            return _flush_handle(self, *args, **options)
+        except CommandError as exc:
+            if attempt == 4 or "deadlock detected" not in str(exc.__cause__):
+                raise
+            time.sleep(0.2)
+    return None
+
+
+flush_command.Command.handle = _flush_retrying_deadlocks
 
 # The role that owns the test database and its tables (set by django_db_setup).
 _database_owner: list[str] = []
