@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 
 from django.conf import settings
 
+from auditlog_project.errors import Unavailable
 from logs.fields import EVENT_FIELDS
 
 from . import envelope, keyring
@@ -38,7 +39,18 @@ def seal_batch(tenant_id: str, items: list[dict]) -> None:
     """Seal, in place, the fields the tenant encrypts in each item (`id` as text)."""
     if not settings.ENCRYPTION_ENABLED or not items:
         return
-    key = keyring.active_key(tenant_id)
+    try:
+        key = keyring.active_key(tenant_id)
+    except keyring.KeyUnavailable as error:
+        # Nothing of the tenant can be written (its events, nor the access event
+        # a read must record), so the request fails cleanly instead of a 500.
+        logger.error("integrity: no usable data key for tenant %s: %s", tenant_id, error)
+        raise Unavailable(
+            "The tenant's encryption key cannot be used now (its master key is not "
+            "configured or refuses it); nothing was stored.",
+            code="encryption-key-unavailable",
+            retry_after=60,
+        ) from None
     for name in key.fields:
         is_json = name in JSON_FIELDS
         for item in items:

@@ -54,8 +54,9 @@ def test_a_rewrap_to_a_new_local_master_key_keeps_everything_readable(parties, s
 
     settings.ENCRYPTION_MASTER_KEY = secrets.token_urlsafe(48)
     keyring.reset()
-    # Without the old master key and before the re-wrap, nothing opens.
-    assert get(parties, event["id"])["before"] == "[undecryptable]"
+    # Without the old master key and before the re-wrap, nothing opens: not even
+    # the read's own access event can be sealed, so the read answers 503.
+    assert_key_unavailable(parties, event["id"])
 
     settings.ENCRYPTION_RETIRED_MASTER_KEYS = [old_master]
     call_command("keys_rewrap")
@@ -98,7 +99,7 @@ def test_a_wrapped_key_copied_to_another_tenant_does_not_unwrap(parties):
         wrapped=theirs.wrapped, wrapped_by=theirs.wrapped_by
     )
     keyring.reset()
-    assert get(parties, ours["id"], "b_admin", "tenant-b")["before"] == "[undecryptable]"
+    assert_key_unavailable(parties, ours["id"], "b_admin", "tenant-b")
 
 
 def test_a_shredded_tenant_reads_shredded_in_the_api_and_export(parties, settings):
@@ -158,3 +159,10 @@ def test_rewrap_names_a_master_key_that_is_not_configured(parties, settings):
     settings.ENCRYPTION_MASTER_KEY = secrets.token_urlsafe(48)  # the old one is not retired
     with pytest.raises(CommandError, match="not configured"):
         call_command("keys_rewrap")
+
+
+def assert_key_unavailable(parties, event_id, who="a_admin", tenant="tenant-a"):
+    response = parties.client(who).get(f"/api/v1/logs/{event_id}", {"tenant_id": tenant})
+    assert response.status_code == 503, response.content
+    assert response.json()["type"].endswith("encryption-key-unavailable")
+    assert "encryption key" in response.json()["detail"]
