@@ -37,7 +37,10 @@ diff -q docs/openapi.yaml "$RUN_DIR/openapi.yaml" >/dev/null || {
 echo "== pytest"
 set +e
 # A local moto server on SQS_ENDPOINT_URL is a session fixture (tests/conftest.py).
-.venv/bin/pytest --cov --cov-report=term "$@"
+# Stopgap (2026-12-01): a failing test is run up to twice more, and reported
+# as rerun. Some tests with real workers and servers failed inside the full
+# suite but passed alone (docs/testing.md, "Reruns"); remove once found.
+.venv/bin/pytest --cov --cov-report=term --reruns 2 --reruns-delay 1 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
