@@ -12,6 +12,28 @@ from django.conf import settings
 from django.db import connections
 from psycopg import sql
 
+# Row-level security: a row is visible and writable only in a transaction whose
+# `app.tenant_id` (tenants.scoping.activate) names its tenant.
+TENANT_POLICY = (
+    "USING (tenant_id = current_setting('app.tenant_id', true)) "
+    "WITH CHECK (tenant_id = current_setting('app.tenant_id', true))"
+)
+
+
+def tenant_isolation(table: str, *, force: bool = True) -> list[str]:
+    """The statements that confine `table` to the transaction's tenant (the
+    `tenant_isolation` policy). `force` binds the table's owner too; migrations
+    call this so every tenant table gets the same policy."""
+    enable = "ENABLE ROW LEVEL SECURITY" + (", FORCE ROW LEVEL SECURITY" if force else "")
+    return [
+        f"ALTER TABLE {table} {enable}",
+        f"CREATE POLICY tenant_isolation ON {table} {TENANT_POLICY}",
+    ]
+
+
+def tenant_isolation_reverse(table: str) -> str:
+    return f"DROP POLICY IF EXISTS tenant_isolation ON {table}"
+
 
 def grant_app_role(using: str = "default") -> bool:
     """Grant the application role DML on every table; False when not applicable."""

@@ -7,10 +7,8 @@ import uuid
 import django.db.models.deletion
 from django.db import migrations, models
 
-TENANT_POLICY = (
-    "USING (tenant_id = current_setting('app.tenant_id', true)) "
-    "WITH CHECK (tenant_id = current_setting('app.tenant_id', true))"
-)
+from tenants import db
+
 TABLES = ("alerts_rule", "alerts_match", "alerts_alert")
 
 
@@ -205,14 +203,7 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunSQL(
-            [
-                statement
-                for table in TABLES
-                for statement in (
-                    f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY",
-                    f"CREATE POLICY tenant_isolation ON {table} {TENANT_POLICY}",
-                )
-            ],
-            reverse_sql=[f"DROP POLICY IF EXISTS tenant_isolation ON {table}" for table in TABLES],
+            [statement for table in TABLES for statement in db.tenant_isolation(table)],
+            reverse_sql=[db.tenant_isolation_reverse(table) for table in TABLES],
         ),
     ]

@@ -3,10 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-TENANT_POLICY = (
-    "USING (tenant_id = current_setting('app.tenant_id', true)) "
-    "WITH CHECK (tenant_id = current_setting('app.tenant_id', true))"
-)
+from tenants import db
 
 
 class Migration(migrations.Migration):
@@ -68,11 +65,7 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunSQL(
-            [
-                "ALTER TABLE archival_archived_day ENABLE ROW LEVEL SECURITY, "
-                "FORCE ROW LEVEL SECURITY",
-                f"CREATE POLICY tenant_isolation ON archival_archived_day {TENANT_POLICY}",
-            ],
-            reverse_sql=["DROP POLICY IF EXISTS tenant_isolation ON archival_archived_day"],
+            db.tenant_isolation("archival_archived_day"),
+            reverse_sql=[db.tenant_isolation_reverse("archival_archived_day")],
         ),
     ]

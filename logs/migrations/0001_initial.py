@@ -12,10 +12,9 @@ from django.conf import settings
 from django.db import migrations, models
 from psycopg import sql
 
-TENANT_POLICY = (
-    "USING (tenant_id = current_setting('app.tenant_id', true)) "
-    "WITH CHECK (tenant_id = current_setting('app.tenant_id', true))"
-)
+from tenants import db
+
+TENANT_POLICY = db.TENANT_POLICY  # ENSURE_FUNCTION and 0003 put it on new partitions
 
 COLUMNS = """
     tenant_id varchar(63) NOT NULL
@@ -163,8 +162,8 @@ def _can_use_btree_gin(cursor) -> bool:
 
 
 def _rls(execute, table: str) -> None:
-    execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY")
-    execute(f"CREATE POLICY tenant_isolation ON {table} {TENANT_POLICY}")
+    for statement in db.tenant_isolation(table):
+        execute(statement)
 
 
 def _executor(schema_editor):
@@ -266,11 +265,8 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.RunSQL(
-            [
-                "ALTER TABLE logs_event_key ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY",
-                f"CREATE POLICY tenant_isolation ON logs_event_key {TENANT_POLICY}",
-            ],
-            reverse_sql=["DROP POLICY IF EXISTS tenant_isolation ON logs_event_key"],
+            db.tenant_isolation("logs_event_key"),
+            reverse_sql=[db.tenant_isolation_reverse("logs_event_key")],
         ),
         migrations.SeparateDatabaseAndState(
             database_operations=[

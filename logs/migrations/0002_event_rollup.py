@@ -11,10 +11,7 @@ from django.conf import settings
 from django.db import migrations, models
 from psycopg import sql
 
-TENANT_POLICY = (
-    "USING (tenant_id = current_setting('app.tenant_id', true)) "
-    "WITH CHECK (tenant_id = current_setting('app.tenant_id', true))"
-)
+from tenants import db
 
 # Marks (tenant, UTC hour) pairs dirty; called in the same statement as the
 # write it covers. An existing mark is locked FOR KEY SHARE (writers do not
@@ -175,10 +172,8 @@ class Migration(migrations.Migration):
                 " AND date_trunc(granularity, period AT TIME ZONE 'UTC') = period AT TIME ZONE 'UTC')",
                 "ALTER TABLE logs_event_rollup_dirty ADD CONSTRAINT logs_event_rollup_dirty_hour"
                 " CHECK (date_trunc('hour', hour AT TIME ZONE 'UTC') = hour AT TIME ZONE 'UTC')",
-                "ALTER TABLE logs_event_rollup ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY",
-                f"CREATE POLICY tenant_isolation ON logs_event_rollup {TENANT_POLICY}",
-                "ALTER TABLE logs_event_rollup_dirty ENABLE ROW LEVEL SECURITY",
-                f"CREATE POLICY tenant_isolation ON logs_event_rollup_dirty {TENANT_POLICY}",
+                *db.tenant_isolation("logs_event_rollup"),
+                *db.tenant_isolation("logs_event_rollup_dirty", force=False),
                 MARK_FUNCTION,
                 DIRTY_TENANTS_FUNCTION,
                 "REVOKE ALL ON FUNCTION auditlog_stats_dirty_tenants() FROM PUBLIC",
