@@ -85,8 +85,10 @@ class RuleListView(TenantScopedAPIView):
         responses={201: RuleOutSerializer, **problem_responses(400, 401, 403)},
     )
     def post(self, request: Request) -> Response:
-        data = {k: v for k, v in request.data.items() if k != "tenant_id"}
-        serializer = RuleSerializer(data=data)
+        data = request.data
+        if isinstance(data, dict):  # the body's tenant_id named the tenant (scoping)
+            data = {k: v for k, v in data.items() if k != "tenant_id"}
+        serializer = RuleSerializer(data=data)  # anything else: 400 "Expected a JSON object."
         serializer.is_valid(raise_exception=True)
         rule = services.rule_create(
             tenant=self.access.tenant,

@@ -220,6 +220,13 @@ def test_bad_rules_are_refused_naming_the_field(parties, change, field, message)
         assert not AlertRule.objects.exists()
 
 
+@pytest.mark.parametrize("body", [[], ["name"], "a rule"])
+def test_a_body_that_is_not_an_object_is_refused(parties, body):
+    answer = parties.client("a_admin").post(f"{RULES}?tenant_id=tenant-a", body, format="json")
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["errors"][0]["message"] == "Expected a JSON object."
+
+
 def test_a_bad_change_is_refused_and_changes_nothing(parties):
     rule = create_rule(parties, "tenant-a", threshold_rule())
     url = f"{RULES}/{rule['id']}?tenant_id=tenant-a"
