@@ -21,7 +21,9 @@ RESOURCE_ALERT = "alert"
 
 def _rule_fields(data: dict[str, Any]) -> dict[str, Any]:
     """Validated API data (RuleSerializer, possibly partial) as model fields."""
-    fields = {k: data[k] for k in ("name", "filters", "cooldown_seconds", "enabled") if k in data}
+    fields: dict[str, Any] = {
+        k: data[k] for k in ("name", "filters", "cooldown_seconds", "enabled") if k in data
+    }
     if "condition" in data:
         condition = data["condition"]
         fields.update(
