@@ -8,10 +8,12 @@ only the endpoint settings and the credentials differ. Clients are cached per
 
 from __future__ import annotations
 
+from contextlib import suppress
 from functools import lru_cache
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from django.conf import settings
 
 
@@ -43,15 +45,33 @@ def kms_client():
     return _client("kms", settings.KMS_ENDPOINT_URL, settings.AWS_REGION)
 
 
+# Buckets this process has found or created, per endpoint: archiving asks for
+# its bucket once per tenant-day, and one HEAD per process is enough.
+_ready_buckets: set[tuple[str, str]] = set()
+
+
 def ensure_bucket(name: str) -> None:
-    """Create a bucket if it does not exist (local endpoints and first runs)."""
-    client = s3_client()
-    existing = {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}
-    if name in existing:
+    """Create a bucket if it does not exist (local endpoints and first runs).
+
+    Asked once per process and bucket (HEAD, which needs no ListAllMyBuckets
+    permission); a bucket removed afterwards is not created again here.
+    """
+    ready = (settings.S3_ENDPOINT_URL, name)
+    if ready in _ready_buckets:
         return
-    if settings.AWS_REGION == "us-east-1":
-        client.create_bucket(Bucket=name)
-    else:
-        client.create_bucket(
-            Bucket=name, CreateBucketConfiguration={"LocationConstraint": settings.AWS_REGION}
-        )
+    client = s3_client()
+    try:
+        client.head_bucket(Bucket=name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
+            raise
+        _create_bucket(client, name)
+    _ready_buckets.add(ready)
+
+
+def _create_bucket(client, name: str) -> None:
+    location = {}
+    if settings.AWS_REGION != "us-east-1":
+        location = {"CreateBucketConfiguration": {"LocationConstraint": settings.AWS_REGION}}
+    with suppress(client.exceptions.BucketAlreadyOwnedByYou):  # another process was first
+        client.create_bucket(Bucket=name, **location)

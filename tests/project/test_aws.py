@@ -21,3 +21,22 @@ def test_kms_key_encrypts_and_decrypts(sqs_endpoint):
     key_id = kms.create_key(Description="test")["KeyMetadata"]["KeyId"]
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"data key")["CiphertextBlob"]
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"data key"
+
+
+def test_a_bucket_is_asked_for_once_per_process(sqs_endpoint):
+    """Archiving ensures its bucket per tenant-day: only the first call reaches S3."""
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    calls: list[str] = []
+    events = aws.s3_client().meta.events
+
+    def count(event_name, **kwargs):
+        calls.append(event_name.rsplit(".", 1)[-1])
+
+    events.register("before-call.s3", count)
+    try:
+        for _ in range(3):
+            aws.ensure_bucket(bucket)
+    finally:
+        events.unregister("before-call.s3", count)
+    assert calls == ["HeadBucket", "CreateBucket"]
+    assert aws.s3_client().head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"] == 200
