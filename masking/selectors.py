@@ -17,7 +17,11 @@ _COMPILED: dict[str, tuple[int, bool, Masker]] = {}
 
 def policy_rules(*, tenant: Tenant) -> PolicyRules:
     """The tenant's saved rules (empty ones when it never saved a policy)."""
-    row = policy_row(tenant=tenant)
+    return rules_of(policy_row(tenant=tenant))
+
+
+def rules_of(row: MaskingPolicy | None) -> PolicyRules:
+    """The rules of a policy row already read (empty ones for None)."""
     if row is None:
         return PolicyRules()
     return PolicyRules.from_json(

@@ -16,6 +16,7 @@ from tenants.permissions import Operation
 from tenants.scoping import TenantScopedAPIView
 
 from .. import rules, selectors, services
+from ..models import MaskingPolicy
 from ..policy import PolicyRules, compile_masker
 from .serializers import (
     DryRunResultSerializer,
@@ -52,7 +53,7 @@ class MaskingPolicyView(_PolicyView):
         responses={200: PolicyOutSerializer, **problem_responses(401, 403, 404)},
     )
     def get(self, request: Request, tenant_id: str) -> Response:
-        return Response(self._answer())
+        return Response(self._answer(selectors.policy_row(tenant=self.access.tenant)))
 
     @extend_schema(
         tags=["tenants"],
@@ -67,24 +68,24 @@ class MaskingPolicyView(_PolicyView):
     def put(self, request: Request, tenant_id: str) -> Response:
         serializer = PolicySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.policy_put(
+        saved = services.policy_put(
             tenant=self.access.tenant,
             rules=serializer.rules(),
             username=self.access.username,
             origin=Origin.from_request(request),
         )
-        return Response(self._answer())
+        return Response(self._answer(saved))
 
-    def _answer(self) -> dict:
+    def _answer(self, row: MaskingPolicy | None) -> dict:
+        """The policy `row` (None: never saved) as the endpoint answers it."""
         tenant = self.access.tenant
-        row = selectors.policy_row(tenant=tenant)
         return {
             "tenant_id": tenant.pk,
-            **selectors.policy_rules(tenant=tenant).as_json(),
+            **selectors.rules_of(row).as_json(),
             "version": tenant.masking_version,
             "updated_at": row.updated_at if row else None,
             "updated_by": row.updated_by if row else None,
-            "builtin": {"enabled": compile_masker(None).builtin, **BUILTIN},
+            "builtin": {"enabled": selectors.builtin_masker().builtin, **BUILTIN},
         }
 
 

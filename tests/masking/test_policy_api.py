@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from masking.models import MaskingPolicy
 from tenants.models import Tenant
@@ -160,3 +162,24 @@ def test_dry_run_refuses_a_bad_sample_or_policy_naming_the_field(parties):
         format="json",
     ).json()
     assert [e["field"] for e in bad_policy["errors"]] == ["policy.value_patterns[0].pattern"]
+
+
+def test_the_policy_row_is_read_once_per_answer(parties):
+    """GET reads the row once; PUT answers with the row it saved (one read for
+    `before`, one locked read by the save), never reading it again to answer."""
+    client = parties.client("a_admin")
+    answers = []
+
+    def policy_reads(call) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            answers.append(call())
+        assert answers[-1].status_code == 200
+        return sum(
+            q["sql"].startswith("SELECT") and '"masking_maskingpolicy"' in q["sql"]
+            for q in queries.captured_queries
+        )
+
+    assert policy_reads(lambda: client.get(URL.format("tenant-a"))) == 1
+    assert policy_reads(lambda: client.put(URL.format("tenant-a"), POLICY, format="json")) == 2
+    assert policy_reads(lambda: client.get(URL.format("tenant-a"))) == 1
+    assert answers[1].json() == answers[2].json()  # the saved row, as a later read answers it
