@@ -27,6 +27,7 @@ LABELS = [
     ("insert events", r"jsonb_to_recordset"),
     ("stored keys", r"FROM logs_event_key"),
     ("export cursor", r"DECLARE .* CURSOR"),
+    ("select events", r'^SELECT .* FROM "logs_event"'),
 ]
 REQUEST = ["user", "membership", "activate tenant"]
 
@@ -92,3 +93,24 @@ def test_an_export_is_its_access_event_then_one_cursor(admin):
     # The request records the EXPORT event; the body, in its own transaction,
     # activates the tenant again and reads through one server-side cursor.
     assert round_trips(export) == [*REQUEST, "insert events", "activate tenant", "export cursor"]
+
+
+def test_a_list_is_one_select_and_its_access_event_one_insert(admin):
+    bulk(admin, [event_body(id=str(uuid.uuid4())) for _ in range(5)])
+
+    def search():
+        response = admin.get("/api/v1/logs", {"page_size": "3"})
+        assert response.status_code == 200 and len(response.json()["results"]) == 3
+
+    # The SEARCH access event is stored in the tenant the read activated: no
+    # second activation, no read before it.
+    assert round_trips(search) == [*REQUEST, "select events", "insert events"]
+
+
+def test_a_get_is_one_select_and_its_access_event_one_insert(admin):
+    (event_id,) = [e["id"] for e in admin.get("/api/v1/logs").json()["results"][-1:]]
+
+    def view():
+        assert admin.get(f"/api/v1/logs/{event_id}").status_code == 200
+
+    assert round_trips(view) == [*REQUEST, "select events", "insert events"]
