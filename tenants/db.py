@@ -37,15 +37,28 @@ def tenant_isolation_reverse(table: str) -> str:
 
 def grant_app_role(using: str = "default") -> bool:
     """Grant the application role DML on every table; False when not applicable."""
+    return _grant(connections[using], app_role_grants(settings.DATABASE_APP_ROLE))
+
+
+def grant_execute(connection, signature: str) -> bool:
+    """Let the application role run the owner's function `signature` (e.g.
+    "auditlog_drop_partition(date, integer)"), which migrations REVOKE from
+    PUBLIC; False when not applicable."""
+    grant = sql.SQL(f"GRANT EXECUTE ON FUNCTION {signature} TO {{}}")
+    return _grant(connection, [grant.format(sql.Identifier(settings.DATABASE_APP_ROLE))])
+
+
+def _grant(connection, statements: list[sql.Composed]) -> bool:
+    """Run the grants, unless connected as the application role itself (nothing to
+    grant) or the role does not exist (a single-role setup)."""
     role = settings.DATABASE_APP_ROLE
-    connection = connections[using]
     if connection.settings_dict["USER"] == role:
-        return False  # connected as the app role itself: nothing to grant
+        return False
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
         if cursor.fetchone() is None:
             return False
-        for statement in app_role_grants(role):
+        for statement in statements:
             cursor.execute(statement.as_string(cursor.connection))
     return True
 

@@ -8,9 +8,7 @@ Django cannot declare a partitioned table, so the model state comes from
 
 import django.db.models.deletion
 import django.db.models.functions.datetime
-from django.conf import settings
 from django.db import migrations, models
-from psycopg import sql
 
 from tenants import db
 
@@ -210,21 +208,8 @@ def create_events_table(apps, schema_editor):
     _rls(execute, "logs_event")
     execute(ENSURE_FUNCTION.replace("__POLICY__", "'" + TENANT_POLICY.replace("'", "''") + "'"))
     execute("REVOKE ALL ON FUNCTION auditlog_ensure_partitions(date, date) FROM PUBLIC")
-    _grant_execute(schema_editor)
+    db.grant_execute(schema_editor.connection, "auditlog_ensure_partitions(date, date)")
     execute("SELECT auditlog_ensure_partitions(CURRENT_DATE - 1, CURRENT_DATE + 7)")
-
-
-def _grant_execute(schema_editor) -> None:
-    role = settings.DATABASE_APP_ROLE
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
-        if cursor.fetchone() is None or schema_editor.connection.settings_dict["USER"] == role:
-            return
-        cursor.execute(
-            sql.SQL("GRANT EXECUTE ON FUNCTION auditlog_ensure_partitions(date, date) TO {}")
-            .format(sql.Identifier(role))
-            .as_string(cursor.connection)
-        )
 
 
 def drop_events_table(apps, schema_editor):

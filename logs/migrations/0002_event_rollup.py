@@ -7,9 +7,7 @@ work, and dirty marks for every hour that already holds events, so the
 rollup is never trusted for data it has not seen (logs/rollup.py drains them).
 """
 
-from django.conf import settings
 from django.db import migrations, models
-from psycopg import sql
 
 from tenants import db
 
@@ -81,15 +79,8 @@ SELECT auditlog_stats_mark(%(tenant)s, ARRAY(
 
 
 def grant_and_mark(apps, schema_editor):
+    db.grant_execute(schema_editor.connection, "auditlog_stats_dirty_tenants()")
     with schema_editor.connection.cursor() as cursor:
-        role = settings.DATABASE_APP_ROLE
-        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
-        if cursor.fetchone() and schema_editor.connection.settings_dict["USER"] != role:
-            cursor.execute(
-                sql.SQL("GRANT EXECUTE ON FUNCTION auditlog_stats_dirty_tenants() TO {}")
-                .format(sql.Identifier(role))
-                .as_string(cursor.connection)
-            )
         cursor.execute("SELECT id FROM tenants_tenant ORDER BY id")
         for (tenant,) in cursor.fetchall():
             cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [tenant])

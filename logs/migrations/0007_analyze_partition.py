@@ -9,9 +9,9 @@ DEFINER, and the function takes a date, never a name, so it can analyze
 nothing but an events partition.
 """
 
-from django.conf import settings
 from django.db import migrations
-from psycopg import sql
+
+from tenants import db
 
 FUNCTION = """
 CREATE OR REPLACE FUNCTION auditlog_analyze_partition(day date)
@@ -37,14 +37,7 @@ def create(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(FUNCTION)
         cursor.execute("REVOKE ALL ON FUNCTION auditlog_analyze_partition(date) FROM PUBLIC")
-        role = settings.DATABASE_APP_ROLE
-        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
-        if cursor.fetchone() and schema_editor.connection.settings_dict["USER"] != role:
-            cursor.execute(
-                sql.SQL("GRANT EXECUTE ON FUNCTION auditlog_analyze_partition(date) TO {}")
-                .format(sql.Identifier(role))
-                .as_string(cursor.connection)
-            )
+    db.grant_execute(schema_editor.connection, "auditlog_analyze_partition(date)")
 
 
 def drop(apps, schema_editor):

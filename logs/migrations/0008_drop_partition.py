@@ -25,9 +25,9 @@ row-level security on the owner too, so each tenant is read under its own
 `app.tenant_id`, as migration 0002 does.
 """
 
-from django.conf import settings
 from django.db import migrations
-from psycopg import sql
+
+from tenants import db
 
 FUNCTION = """
 CREATE OR REPLACE FUNCTION auditlog_drop_partition(part_day date, max_age_days integer)
@@ -107,14 +107,7 @@ def create(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(FUNCTION)
         cursor.execute(f"REVOKE ALL ON FUNCTION {SIGNATURE} FROM PUBLIC")
-        role = settings.DATABASE_APP_ROLE
-        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
-        if cursor.fetchone() and schema_editor.connection.settings_dict["USER"] != role:
-            cursor.execute(
-                sql.SQL(f"GRANT EXECUTE ON FUNCTION {SIGNATURE} TO {{}}")
-                .format(sql.Identifier(role))
-                .as_string(cursor.connection)
-            )
+    db.grant_execute(schema_editor.connection, SIGNATURE)
 
 
 def drop(apps, schema_editor):
