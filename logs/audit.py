@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
@@ -270,13 +270,11 @@ def _record(
         "request_id": _clean(origin.request_id, 128),
     }
     event = parse_event(raw, now=timezone.now())
-    with transaction.atomic(savepoint=False):
-        if not switch_tenant:  # the read activated it: no extra round trip
-            rows, _ = services.store_events(tenant_id, [event], category=category)
-            return rows[0]["id"]
-        with _tenant_active(tenant_id):
-            rows, _ = services.store_events(tenant_id, [event], category=category)
-            return rows[0]["id"]
+    # An access event goes where the read activated the tenant: no extra round trip.
+    tenant = _tenant_active(tenant_id) if switch_tenant else nullcontext()
+    with transaction.atomic(savepoint=False), tenant:
+        rows, _ = services.store_events(tenant_id, [event], category=category)
+    return rows[0]["id"]
 
 
 class _tenant_active:  # noqa: N801 - a context manager used like a function
