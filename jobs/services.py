@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Case, F, Q, Sum, Value, When
 from django.utils import timezone
 
+from . import selectors
 from .choices import JobKind, JobState, StepPhase
 from .models import Job, JobStep
 
@@ -45,7 +46,7 @@ def job_create(
     """A job with one queued step per day; (job, created). With a `dedupe_key` the
     existing job of that key is returned instead of a second one."""
     if dedupe_key is not None:
-        existing = Job.objects.filter(dedupe_key=dedupe_key).first()
+        existing = selectors.job_by_dedupe_key(dedupe_key)
         if existing is not None:
             return existing, False
     job = Job.objects.create(

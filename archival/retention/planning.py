@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from auditlog_project.errors import Invalid, Message
+from jobs import selectors as job_selectors
 from jobs import services as jobs
 from jobs.choices import JobKind
 from jobs.models import Job
@@ -77,6 +78,16 @@ def preview(tenant: Tenant, before: datetime) -> Preview:
     )
 
 
+def planned(job: Job) -> Preview:
+    """What a started job was found to do (its `before`, archive policy and total)."""
+    to_archive = job.total if job.params.get("archive", True) else 0
+    return Preview(
+        before=datetime.fromisoformat(job.params["before"]),
+        to_archive=to_archive,
+        to_delete=job.total,
+    )
+
+
 # A loose index scan: one probe of the (tenant_id, timestamp) index per day that
 # has events, however many events each day holds.
 DAYS_SQL = """
@@ -124,6 +135,10 @@ def job_start(
     """
     from archival.tasks import send_steps  # tasks import this module
 
+    if dedupe_key is not None:  # before counting: a rerun of the schedule scans no events
+        existing = job_selectors.job_by_dedupe_key(dedupe_key)
+        if existing is not None:
+            return existing, planned(existing), False
     plan = preview(tenant, before)
     job, created = jobs.job_create(
         kind=kind,
