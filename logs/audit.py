@@ -43,14 +43,18 @@ from uuid import UUID
 from django.db import connection, transaction
 from django.utils import timezone
 
+from masking.rules import names_secret, normalise_key
+
 from .choices import CONTROL_RE, Category
 from .filtersets import EventFilterSet
 from .validation import parse_event
 
 AUDIT_LOG = "audit_log"
-# Before/after never carry these, even when a caller passes them (matched
-# case-insensitively as a part of the key).
-SECRET_KEY_PARTS = ("password", "token", "secret", "private_key", "api_key", "credential")
+# Before/after never carry a key that names a secret, even when a caller passes
+# it: one the masking rules name (masking.rules.names_secret), or one that holds
+# any of these anywhere in its name; keys compared as masking compares them
+# (case, '-', '_', '.' and spaces ignored).
+SECRET_KEY_PARTS = ("password", "token", "secret", "privatekey", "apikey", "credential")
 
 
 class AccessAction(StrEnum):
@@ -306,11 +310,16 @@ def _without_secrets(value: Any) -> Any:
         return {
             str(key): _without_secrets(item)
             for key, item in value.items()
-            if not any(part in str(key).lower() for part in SECRET_KEY_PARTS)
+            if not _names_secret(str(key))
         }
     if isinstance(value, list | tuple):
         return [_without_secrets(item) for item in value]
     return value
+
+
+def _names_secret(key: str) -> bool:
+    normalised = normalise_key(key)
+    return names_secret(normalised) or any(part in normalised for part in SECRET_KEY_PARTS)
 
 
 def _valid_ip(value: str | None) -> str | None:

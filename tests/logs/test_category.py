@@ -119,6 +119,28 @@ def test_admin_events_drop_secrets_and_restore_the_active_tenant(parties):
     assert categories("tenant-b") == []
 
 
+
+def test_admin_events_drop_every_key_masking_names_a_secret(parties):
+    """A key is judged as masking judges it (case, '-', '_', '.' ignored), so the
+    admin trail drops what an event's masking would redact, and the broader parts."""
+    secrets = ["apiKey", "X-Api-Key", "privateKey", "passwd", "client.secret", "Cookie"]
+    secrets += ["db_credentials", "refresh_token_hash", "Password_hash"]
+    kept = {"is_active": True, "retention_days": 30, "key_names": ["ref"]}
+    with transaction.atomic():
+        activate("tenant-a")
+        audit.record_admin(
+            tenant_id="tenant-a",
+            actor="root",
+            action="TENANT_UPDATE",
+            resource_type="tenant",
+            after={**dict.fromkeys(secrets, "s3cr3t-value"), **kept},
+        )
+        rows = list(Event.objects.values("tenant_id", "id", "after", "masked"))
+        open_rows(rows)
+    ((after, masked),) = [(row["after"], row["masked"]) for row in rows]
+    assert (after, masked) == (kept, [])
+
+
 def test_an_access_event_is_refused_outside_the_active_tenant(parties):
     """record_access writes where the read activated; another tenant is refused by
     row-level security, so a read of A can never write into B."""
