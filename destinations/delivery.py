@@ -75,7 +75,18 @@ def _exclusive(destination_id: UUID | str) -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
 
 
-def deliver(destination_id: UUID | str, *, budget_seconds: float | None = None) -> Outcome:
+@contextmanager
+def _as_tenant(tenant_id: str) -> Iterator[None]:
+    """A transaction in the tenant (the destinations tables are under row-level
+    security). Never held across a POST: each step commits before the next."""
+    with transaction.atomic():
+        activate(tenant_id)
+        yield
+
+
+def deliver(
+    destination_id: UUID | str, tenant_id: str, *, budget_seconds: float | None = None
+) -> Outcome:
     """Deliver what is due, in order, until the queue is empty, a failure, or the budget."""
     budget = settings.DESTINATIONS_DELIVER_SECONDS if budget_seconds is None else budget_seconds
     deadline = time.monotonic() + budget
@@ -85,10 +96,11 @@ def deliver(destination_id: UUID | str, *, budget_seconds: float | None = None) 
             outcome.busy = True
             return outcome
         while True:
-            destination = Destination.objects.filter(pk=destination_id).first()
-            if destination is None or not _due(destination, outcome):
-                return outcome
-            items = _next_items(destination)
+            with _as_tenant(tenant_id):
+                destination = Destination.objects.filter(pk=destination_id).first()
+                if destination is None or not _due(destination, outcome):
+                    return outcome
+                items = _next_items(destination)
             if not items:
                 return outcome
             if not _deliver_items(destination, items, outcome):
@@ -133,11 +145,11 @@ def _deliver_items(destination: Destination, items: list[QueueItem], outcome: Ou
             headers = signing.signed_headers(secret, body)
             TRANSPORTS[destination.kind].send(destination.url, body, headers)
     except (DeliveryFailed, SecretUnavailable) as failure:
-        failed = _record_failure(destination.pk, str(failure))
+        failed = _record_failure(destination, str(failure))
         outcome.parked = failed.state == State.PARKED
         outcome.retry_in = None if outcome.parked else backoff_seconds(failed.failures)
         return False
-    _record_success(destination.pk, items[-1].seq, len(events))
+    _record_success(destination, items[-1].seq, len(events))
     outcome.delivered += len(events)
     outcome.posts += 1 if events else 0
     return True
@@ -149,8 +161,7 @@ def batch_events(tenant_id: str, items: list[QueueItem]) -> list[dict]:
     ids = list(dict.fromkeys(i for item in items for i in item.event_ids))
     low = min(item.first_timestamp for item in items)
     high = max(item.last_timestamp for item in items)
-    with transaction.atomic():
-        activate(tenant_id)
+    with _as_tenant(tenant_id):
         found = {
             row["id"]: row
             for row in Event.objects.filter(
@@ -168,23 +179,24 @@ def encode_body(events: list[dict]) -> bytes:
     ).encode()
 
 
-def _record_success(destination_id: UUID, seq: int, events: int) -> None:
+def _record_success(destination: Destination, seq: int, events: int) -> None:
     now = timezone.now()
-    Destination.objects.filter(pk=destination_id).update(
-        cursor=Greatest(F("cursor"), seq),
-        failures=0,
-        next_attempt_at=None,
-        last_error="",
-        last_attempt_at=now,
-        last_success_at=now,
-        delivered_events=F("delivered_events") + events,
-    )
+    with _as_tenant(destination.tenant_id):
+        Destination.objects.filter(pk=destination.pk).update(
+            cursor=Greatest(F("cursor"), seq),
+            failures=0,
+            next_attempt_at=None,
+            last_error="",
+            last_attempt_at=now,
+            last_success_at=now,
+            delivered_events=F("delivered_events") + events,
+        )
 
 
-def _record_failure(destination_id: UUID, reason: str) -> Destination:
+def _record_failure(failed: Destination, reason: str) -> Destination:
     now = timezone.now()
-    with transaction.atomic():
-        destination = Destination.objects.select_for_update().get(pk=destination_id)
+    with _as_tenant(failed.tenant_id):
+        destination = Destination.objects.select_for_update().get(pk=failed.pk)
         destination.failures += 1
         destination.last_error = reason[:500]
         destination.last_attempt_at = now

@@ -20,6 +20,7 @@ from django.db import transaction
 
 from logs.models import Event
 from pipeline.consumers import Consumer, PendingBatch
+from tenants.scoping import activate
 
 from .models import Destination, QueueItem
 
@@ -64,9 +65,10 @@ def enqueue_batches(batches: Sequence[PendingBatch]) -> list[UUID]:
     for batch in batches:
         if batch.kind == "insert" and batch.ids:
             by_tenant[batch.tenant_id].append(batch)
-    touched: list[UUID] = []
+    touched: list[Destination] = []
     for tenant_id in sorted(by_tenant):
         group = by_tenant[tenant_id]
+        activate(tenant_id)  # the destinations tables are under row-level security
         destinations = Destination.objects.select_for_update().filter(tenant_id=tenant_id)
         for destination in destinations.order_by("id"):
             done = set(
@@ -76,10 +78,11 @@ def enqueue_batches(batches: Sequence[PendingBatch]) -> list[UUID]:
             )
             chunks = [(b.id, b.ids, b.timestamps) for b in group if b.id not in done]
             if _append(destination, chunks):
-                touched.append(destination.pk)
+                touched.append(destination)
+    activate("")
     if touched:
         transaction.on_commit(lambda: kick(touched))
-    return touched
+    return [destination.pk for destination in touched]
 
 
 def _handle(batches: Sequence[PendingBatch]) -> None:
@@ -123,12 +126,12 @@ def _append_chunk(destination: Destination, chunk: list[tuple[UUID, datetime]]) 
     return len(chunk)
 
 
-def kick(destination_ids: Iterable[UUID]) -> None:
+def kick(destinations: Iterable[Destination]) -> None:
     """Ask a worker to deliver (after COMMIT); a lost message is the sweep's to catch."""
     from .tasks import deliver
 
-    for destination_id in destination_ids:
+    for destination in destinations:
         try:
-            deliver.apply_async(args=[str(destination_id)], retry=False)
+            deliver.apply_async(args=[str(destination.pk), destination.tenant_id], retry=False)
         except Exception:  # noqa: BLE001 - the sweep (DESTINATIONS_SWEEP_SECONDS) catches up
-            logger.warning("could not queue a delivery of destination %s", destination_id)
+            logger.warning("could not queue a delivery of destination %s", destination.pk)

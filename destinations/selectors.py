@@ -27,16 +27,21 @@ def oldest_pending_at(destination: Destination):
     return item.created_at if item else None
 
 
-def due_destinations() -> QuerySet[Destination]:
-    """Active destinations with items above the cursor whose retry time has come."""
+def due_destinations(tenant_id: str) -> QuerySet[Destination]:
+    """The tenant's active destinations with items above the cursor whose retry
+    time has come (the tenant is activated)."""
     now = timezone.now()
-    return Destination.objects.filter(state=State.ACTIVE, last_seq__gt=F("cursor")).filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    )
+    return Destination.objects.filter(
+        tenant_id=tenant_id, state=State.ACTIVE, last_seq__gt=F("cursor")
+    ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
 
 
-def prunable_items(keep_hours: int) -> QuerySet[QueueItem]:
-    """Delivered items older than `keep_hours` (kept until then: a pipeline batch
-    handed again meanwhile is recognised and not queued twice)."""
+def prunable_items(tenant_id: str, keep_hours: int) -> QuerySet[QueueItem]:
+    """The tenant's delivered items older than `keep_hours` (kept until then: a
+    pipeline batch handed again meanwhile is recognised and not queued twice)."""
     cutoff = timezone.now() - timedelta(hours=keep_hours)
-    return QueueItem.objects.filter(seq__lte=F("destination__cursor"), created_at__lt=cutoff)
+    return QueueItem.objects.filter(
+        destination__tenant_id=tenant_id,
+        seq__lte=F("destination__cursor"),
+        created_at__lt=cutoff,
+    )

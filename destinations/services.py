@@ -87,7 +87,7 @@ def destination_update(*, destination: Destination, changes: dict) -> Destinatio
         locked.parked_reason = "paused by an administrator"
     _save(locked)
     if locked.state == State.ACTIVE:
-        transaction.on_commit(lambda: queueing.kick([locked.pk]))
+        transaction.on_commit(lambda: queueing.kick([locked]))
     return locked
 
 
@@ -112,5 +112,5 @@ def destination_replay(*, destination: Destination, since: datetime) -> int:
     locked = Destination.objects.select_for_update().get(pk=destination.pk)
     _unpark(locked)
     locked.save()
-    transaction.on_commit(lambda: queueing.kick([locked.pk]))
+    transaction.on_commit(lambda: queueing.kick([locked]))
     return queued

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
@@ -47,9 +49,18 @@ def drain():
     return draining.drain(by_name("destinations"))
 
 
-def deliver(destination_id) -> delivery.Outcome:
-    return delivery.deliver(destination_id)
+def deliver(destination_id, tenant_id: str = "tenant-a") -> delivery.Outcome:
+    return delivery.deliver(destination_id, tenant_id)
 
 
-def state(destination_id) -> Destination:
-    return Destination.objects.get(pk=destination_id)
+@contextmanager
+def as_tenant(tenant_id: str = "tenant-a") -> Iterator[None]:
+    """A transaction in the tenant: the destinations tables are under row-level security."""
+    with transaction.atomic():
+        activate(tenant_id)
+        yield
+
+
+def state(destination_id, tenant_id: str = "tenant-a") -> Destination:
+    with as_tenant(tenant_id):
+        return Destination.objects.get(pk=destination_id)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 
 import pytest
+from django.db import ProgrammingError
+from django.utils import timezone
 
 from destinations import services
-from destinations.models import Destination
+from destinations.models import Destination, QueueItem
 from encryption import envelope
+from tests.destinations.helpers import as_tenant, state
 from tests.fixtures import matrix_call, matrix_cases
 
 pytestmark = pytest.mark.django_db
@@ -21,16 +25,18 @@ LIST = "/api/v1/destinations?tenant_id=tenant-a"
 
 @pytest.fixture
 def dest_a(parties) -> Destination:
-    return services.destination_create(
-        tenant=parties.tenant_a, name="siem-a", url=PUBLIC, secret=None, actor="alice"
-    ).destination
+    with as_tenant("tenant-a"):
+        return services.destination_create(
+            tenant=parties.tenant_a, name="siem-a", url=PUBLIC, secret=None, actor="alice"
+        ).destination
 
 
 @pytest.fixture
 def dest_b(parties) -> Destination:
-    return services.destination_create(
-        tenant=parties.tenant_b, name="siem-b", url=PUBLIC, secret=None, actor="bianca"
-    ).destination
+    with as_tenant("tenant-b"):
+        return services.destination_create(
+            tenant=parties.tenant_b, name="siem-b", url=PUBLIC, secret=None, actor="bianca"
+        ).destination
 
 
 ONE = "/api/v1/destinations/{id}?tenant_id=tenant-a"
@@ -67,8 +73,7 @@ def test_another_tenants_destination_is_not_found_and_left_alone(parties, dest_a
     assert b_admin.delete(where).status_code == 404
     assert b_admin.get(f"{where}?tenant_id=tenant-a").status_code == 403
     assert [d["name"] for d in b_admin.get("/api/v1/destinations").json()] == ["siem-b"]
-    dest_a.refresh_from_db()
-    assert dest_a.name == "siem-a"
+    assert state(dest_a.pk).name == "siem-a"
 
 
 def test_the_secret_is_shown_once_and_stored_sealed(parties):
@@ -77,7 +82,7 @@ def test_the_secret_is_shown_once_and_stored_sealed(parties):
     assert len(created["secret"]) >= 32
     shown = client.get(f"/api/v1/destinations/{created['id']}").json()
     assert "secret" not in shown and created["secret"] not in str(client.get(LIST).json())
-    stored = Destination.objects.get(pk=created["id"]).secret
+    stored = state(created["id"]).secret
     assert envelope.is_sealed(stored) and created["secret"] not in stored
     given = client.post(LIST, {**NEW, "name": "given", "secret": "s" * 20}, format="json")
     assert given.json()["secret"] == "s" * 20
@@ -168,3 +173,24 @@ def test_production_settings_refuse_a_relaxed_guard():
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env
     )
     assert done.returncode != 0 and "DESTINATIONS_ALLOW_PRIVATE" in done.stderr
+
+
+def test_row_level_security_confines_destinations_and_their_queue_to_the_tenant(dest_a):
+    """Below the views: the tables themselves answer only the transaction's tenant."""
+    with as_tenant("tenant-a"):
+        QueueItem.objects.create(
+            destination=dest_a,
+            seq=1,
+            event_ids=[uuid.uuid4()],
+            first_timestamp=timezone.now(),
+            last_timestamp=timezone.now(),
+        )
+    for other in ("tenant-b", ""):
+        with as_tenant(other):
+            assert not Destination.objects.exists() and not QueueItem.objects.exists()
+            assert Destination.objects.filter(pk=dest_a.pk).update(name="taken") == 0
+    with pytest.raises(ProgrammingError, match="row-level security"), as_tenant("tenant-b"):
+        Destination.objects.create(tenant_id="tenant-a", name="planted", url=PUBLIC)
+    with as_tenant("tenant-a"):
+        assert [d.name for d in Destination.objects.all()] == ["siem-a"]
+        assert QueueItem.objects.count() == 1

@@ -15,7 +15,7 @@ from pipeline import announce, batches
 from pipeline.watermark import Snapshot
 from tenants.models import Tenant
 from tenants.scoping import activate
-from tests.destinations.helpers import deliver, drain, ingest
+from tests.destinations.helpers import as_tenant, deliver, drain, ingest, state
 from tests.destinations.receiver import running_receiver
 from tests.destinations.test_delivery import register
 from tests.pipeline.test_workers import _purge, wait_for
@@ -81,11 +81,12 @@ def test_a_replay_waits_for_an_uncommitted_drain_so_no_item_is_passed(parties, r
     drainer.join(30)
     replayer.join(30)
     assert replayed == [2]
-    assert list(
-        QueueItem.objects.filter(destination_id=created["id"])
-        .order_by("seq")
-        .values_list("seq", "batch_id")
-    ) == [(1, pending_ids[0]), (2, None)]  # the drain's item first, the replay's after it
+    with as_tenant("tenant-a"):
+        assert list(
+            QueueItem.objects.filter(destination_id=created["id"])
+            .order_by("seq")
+            .values_list("seq", "batch_id")
+        ) == [(1, pending_ids[0]), (2, None)]  # the drain's item first, the replay's after it
     deliver(created["id"])
     # One POST holds both items; an event in both is sent once, at its first place.
     assert receiver.event_ids() == ids and len(receiver.requests) == 1
@@ -95,20 +96,23 @@ def test_the_sweep_finds_due_destinations_and_prunes_delivered_items(parties, re
     created = register(parties, receiver.url)
     ingest("tenant-a", 1)
     drain()
-    assert [str(pk) for pk in selectors.due_destinations().values_list("pk", flat=True)] == [
-        created["id"]
-    ]
+    with as_tenant("tenant-a"):
+        due = selectors.due_destinations("tenant-a").values_list("pk", flat=True)
+        assert [str(pk) for pk in due] == [created["id"]]
     deliver(created["id"])
-    assert not selectors.due_destinations().exists()
+    with as_tenant("tenant-a"):
+        assert not selectors.due_destinations("tenant-a").exists()
     assert tasks.sweep() == {"due": 0, "pruned": 0}  # delivered, but younger than the keep
-    QueueItem.objects.update(created_at=timezone.now() - timedelta(hours=200))
+    with as_tenant("tenant-a"):
+        QueueItem.objects.update(created_at=timezone.now() - timedelta(hours=200))
     assert tasks.sweep() == {"due": 0, "pruned": 1}
     ingest("tenant-a", 1)
     drain()
-    Destination.objects.filter(pk=created["id"]).update(
-        next_attempt_at=timezone.now() + timedelta(minutes=5)
-    )
-    assert not selectors.due_destinations().exists()  # waiting for its retry
+    with as_tenant("tenant-a"):
+        Destination.objects.filter(pk=created["id"]).update(
+            next_attempt_at=timezone.now() + timedelta(minutes=5)
+        )
+        assert not selectors.due_destinations("tenant-a").exists()  # waiting for its retry
 
 
 @pytest.mark.timeout(300)
@@ -125,13 +129,14 @@ def test_real_workers_deliver_from_ingest_to_the_receiver(relaxed, test_env, sqs
     _purge()
     with running_receiver() as receiver:
         receiver.statuses = [500]  # the first POST fails: a retry through SQS follows
-        created = services.destination_create(
-            tenant=Tenant.objects.get(id="tenant-a"),
-            name="siem",
-            url=receiver.url,
-            secret="a-secret-of-some-length",
-            actor="alice",
-        )
+        with as_tenant("tenant-a"):
+            created = services.destination_create(
+                tenant=Tenant.objects.get(id="tenant-a"),
+                name="siem",
+                url=receiver.url,
+                secret="a-secret-of-some-length",
+                actor="alice",
+            )
         with celery_worker(env):
             ids = [i for _ in range(3) for i in ingest("tenant-a", 4)]
             announce.flush()
@@ -139,5 +144,5 @@ def test_real_workers_deliver_from_ingest_to_the_receiver(relaxed, test_env, sqs
         delivered = receiver.event_ids()
         failed = receiver.requests[0].event_ids
         assert delivered[len(failed) :] == ids  # after the failed POST: all, in order, once
-        destination = Destination.objects.get(pk=created.destination.pk)
+        destination = state(created.destination.pk)
         assert destination.delivered_events == 12 and destination.failures == 0
