@@ -72,6 +72,13 @@ def forget(tenant_id: str | None = None) -> None:
     with _lock:
         for cached in [k for k in _keys if tenant_id is None or k[0] == tenant_id]:
             del _keys[cached]
+    forget_active(tenant_id)
+
+
+def forget_active(tenant_id: str | None = None) -> None:
+    """Drop only which key and fields encrypt the tenant's new events (a rotation or a
+    policy change): a key version never changes, so its cached key stays valid."""
+    with _lock:
         for tenant in [t for t in _active if tenant_id is None or t == tenant_id]:
             del _active[tenant]
 
@@ -99,7 +106,9 @@ def active_key(tenant_id: str) -> ActiveKey:
             break
     else:  # pragma: no cover - three lost races in a row
         raise KeyUnavailable(f"could not create a data key for {tenant_id}")
-    key = ActiveKey(tenant_id, row.version, AESGCM(_unwrap(row)), policy_fields(tenant_id))
+    held = _fresh_key(tenant_id, row.version)  # a read may have unwrapped it already
+    aead = held[1] if held is not None and held[1] is not None else AESGCM(_unwrap(row))
+    key = ActiveKey(tenant_id, row.version, aead, policy_fields(tenant_id))
     if (tenant_id, row.version) in _uncommitted:
         transaction.on_commit(lambda: _remember_active(key))  # after create_version's own
     else:
@@ -116,8 +125,8 @@ def _remember_active(key: ActiveKey) -> None:
 
 def key_for(tenant_id: str, version: int) -> AESGCM | None:
     """The AEAD of a key version; None when it was shredded; KeyUnavailable otherwise."""
-    cached = _keys.get((tenant_id, version))
-    if cached is not None and cached[0] > time.monotonic():
+    cached = _fresh_key(tenant_id, version)
+    if cached is not None:
         return cached[1]
     row = DataKey.objects.filter(tenant_id=tenant_id, version=version).first()
     if row is None:
@@ -125,6 +134,11 @@ def key_for(tenant_id: str, version: int) -> AESGCM | None:
     aead = None if row.wrapped is None else AESGCM(_unwrap(row))
     _remember_key(tenant_id, version, aead)
     return aead
+
+
+def _fresh_key(tenant_id: str, version: int) -> tuple[float, AESGCM | None] | None:
+    cached = _keys.get((tenant_id, version))
+    return cached if cached is not None and cached[0] > time.monotonic() else None
 
 
 def _unwrap(row: DataKey) -> bytes:

@@ -37,8 +37,8 @@ def policy_set(*, tenant: Tenant, fields: object, actor: str, origin: Origin) ->
     chosen = validated_fields(fields)
     before = sorted(policy_fields(tenant.id))
     EncryptionPolicy.objects.update_or_create(tenant=tenant, defaults={"fields": chosen})
-    keyring.forget(tenant.id)
-    transaction.on_commit(lambda: keyring.forget(tenant.id))
+    keyring.forget_active(tenant.id)
+    transaction.on_commit(lambda: keyring.forget_active(tenant.id))
     record_admin(
         tenant_id=tenant.id,
         actor=actor,
@@ -59,8 +59,8 @@ def key_rotate(*, tenant_id: str, actor: str, origin: Origin = COMMAND) -> int:
     row = keyring.create_version(tenant_id)
     if row is None:  # pragma: no cover - the tenant lock serialises rotations
         raise RuntimeError(f"a concurrent key creation for {tenant_id} won; rotate again")
-    keyring.forget(tenant_id)
-    transaction.on_commit(lambda: keyring.forget(tenant_id))
+    keyring.forget_active(tenant_id)
+    transaction.on_commit(lambda: keyring.forget_active(tenant_id))
     logger.info("data key of %s rotated to v%s", tenant_id, row.version)
     _record_key_change(tenant_id, actor, origin, "KEY_ROTATE", {"version": row.version})
     return row.version

@@ -90,6 +90,38 @@ def test_a_rewrap_to_kms_keeps_everything_readable_without_the_local_key(parties
     assert DataKey.objects.get(tenant_id="tenant-a", version=2).wrapped_by == f"kms:{kms_key}"
 
 
+def test_a_key_version_is_unwrapped_once_per_process(
+    parties, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A rotation or a policy change does not make this process unwrap (a KMS call
+    with a KMS master key) the versions it holds again: a version never changes."""
+    unwrapped: list[int] = []
+    unwrap = master.unwrap
+
+    def counting_unwrap(wrapped, master_id, tenant_id, version):
+        unwrapped.append(version)
+        return unwrap(wrapped, master_id, tenant_id, version)
+
+    monkeypatch.setattr(master, "unwrap", counting_unwrap)
+    old, new = secret_event(), secret_event()
+    steps = [
+        lambda: post(parties, old),
+        lambda: services.key_rotate(tenant_id="tenant-a", actor="ops"),
+        lambda: post(parties, new),
+        lambda: encrypt_everything(parties.tenant_a),
+        lambda: post(parties, secret_event()),
+        lambda: get(parties, old["id"]),
+        lambda: get(parties, new["id"]),
+    ]
+    for step in steps:
+        with django_capture_on_commit_callbacks(execute=True):  # keys are cached on COMMIT
+            step()
+    assert get(parties, old["id"])["before"] == old["before"]
+    assert get(parties, new["id"])["before"] == new["before"]
+    assert stored_text("tenant-a", new["id"])["before"].startswith('"\\u0001v1.2.')
+    assert unwrapped == [1, 2]
+
+
 def test_a_wrapped_key_copied_to_another_tenant_does_not_unwrap(parties):
     post(parties, secret_event("tenant-a"))
     ours = secret_event("tenant-b")
