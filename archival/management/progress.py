@@ -1,4 +1,4 @@
-"""Shared parts of the archive commands: day ranges, tenants, and a progress line."""
+"""Shared parts of the archive commands: day ranges and a progress line."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 from django.core.management.base import CommandError, OutputWrapper
-
-from tenants.models import Tenant
 
 
 def parse_day(value: str, option: str) -> date:
@@ -28,17 +26,6 @@ def day_range(first: str, last: str, *, ended_only: bool) -> list[date]:
     if ended_only and end >= today:
         raise CommandError(f"--to must be a day that has ended (before {today}, UTC).")
     return [start + timedelta(days=n) for n in range((end - start).days + 1)]
-
-
-def tenants(names: list[str] | None) -> list[str]:
-    """The named tenants (all of them when None); CommandError for unknown ids."""
-    if not names:
-        return list(Tenant.objects.order_by("id").values_list("id", flat=True))
-    known = set(Tenant.objects.filter(id__in=names).values_list("id", flat=True))
-    unknown = sorted(set(names) - known)
-    if unknown:
-        raise CommandError(f"unknown tenant(s): {', '.join(unknown)}")
-    return names
 
 
 class Progress:

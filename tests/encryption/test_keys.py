@@ -180,10 +180,12 @@ def test_a_shredded_tenant_gets_a_new_key_for_new_events(parties):
 
 
 def test_commands_refuse_unknown_tenants(parties):
-    with pytest.raises(CommandError, match="no such tenant"):
+    with pytest.raises(CommandError, match="unknown tenant"):
         call_command("keys_rotate", "--tenant", "nope")
-    with pytest.raises(CommandError, match="no such tenant"):
+    with pytest.raises(CommandError, match="unknown tenant"):
         call_command("keys_shred", "--tenant", "nope", "--yes")
+    with pytest.raises(CommandError, match="unknown tenant"):
+        call_command("keys_rewrap", "--tenant", "tenant-a", "--tenant", "nope")
 
 
 def test_rewrap_names_a_master_key_that_is_not_configured(parties, settings):

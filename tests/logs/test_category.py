@@ -119,7 +119,6 @@ def test_admin_events_drop_secrets_and_restore_the_active_tenant(parties):
     assert categories("tenant-b") == []
 
 
-
 def test_admin_events_drop_every_key_masking_names_a_secret(parties):
     """A key is judged as masking judges it (case, '-', '_', '.' ignored), so the
     admin trail drops what an event's masking would redact, and the broader parts."""

@@ -12,22 +12,21 @@ from django.core.management.base import BaseCommand, CommandError
 
 from archival.archive import archive_tenant_day
 from archival.errors import ArchiveVerificationFailed
-from archival.management.progress import Progress, day_range, each_day, tenants
+from archival.management.progress import Progress, day_range, each_day
+from tenants.management.selection import add_tenant_arguments, chosen_tenants
 
 
 class Command(BaseCommand):
     help = "Archive (and verify) tenants' events of the UTC days --from..--to to S3."
 
     def add_arguments(self, parser):
-        which = parser.add_mutually_exclusive_group(required=True)
-        which.add_argument("--all", action="store_true", help="every tenant")
-        which.add_argument("--tenant", action="append", dest="tenants", help="a tenant id")
+        add_tenant_arguments(parser)
         parser.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
         parser.add_argument("--to", dest="last", required=True, help="last day, YYYY-MM-DD")
 
     def handle(self, *args, **options):
         days = day_range(options["first"], options["last"], ended_only=True)
-        tenant_ids = tenants(options["tenants"])
+        tenant_ids = chosen_tenants(options["tenants"])
         progress = Progress(self.stdout, len(days) * len(tenant_ids), "archive")
         failed = []
         for tenant_id, day in each_day(tenant_ids, days):

@@ -11,9 +11,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from archival.errors import ArchiveMissing, ArchiveVerificationFailed
-from archival.management.progress import Progress, day_range, each_day, tenants
+from archival.management.progress import Progress, day_range, each_day
 from archival.restore import restore_tenant_day
 from logs import audit
+from tenants.management.selection import chosen_tenants
 
 
 class Command(BaseCommand):
@@ -26,7 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         days = day_range(options["first"], options["last"], ended_only=False)
-        tenant_ids = tenants([options["tenant"]])
+        tenant_ids = chosen_tenants([options["tenant"]])
         progress = Progress(self.stdout, len(days), "restore")
         missing, failed, restored = [], [], 0
         for tenant_id, day in each_day(tenant_ids, days):

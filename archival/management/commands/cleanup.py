@@ -14,12 +14,13 @@ from datetime import UTC, date, datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
-from archival.management.progress import Progress, tenants
+from archival.management.progress import Progress
 from archival.retention import planning, steps
 from auditlog_project.errors import Invalid
 from jobs.choices import JobKind
 from jobs.models import JobStep
 from logs import audit
+from tenants.management.selection import add_tenant_arguments, chosen_tenants
 from tenants.models import Tenant
 
 
@@ -42,9 +43,7 @@ class Command(BaseCommand):
     help = "Archive (per tenant policy), verify and delete events older than the retention."
 
     def add_arguments(self, parser):
-        which = parser.add_mutually_exclusive_group(required=True)
-        which.add_argument("--all", action="store_true", help="every tenant")
-        which.add_argument("--tenant", action="append", dest="tenants", help="a tenant id")
+        add_tenant_arguments(parser)
         parser.add_argument(
             "--before",
             help="events older than this go (date or ISO instant; rounded down to its UTC "
@@ -72,7 +71,7 @@ class Command(BaseCommand):
             self._clean(tenant, before, enqueue=options["enqueue"])
 
     def _tenants(self, names: list[str] | None) -> list[Tenant]:
-        return list(Tenant.objects.filter(id__in=tenants(names)).order_by("id"))
+        return list(Tenant.objects.filter(id__in=chosen_tenants(names)).order_by("id"))
 
     def _clean(self, tenant: Tenant, before: datetime, *, enqueue: bool) -> None:
         job, plan, _ = planning.job_start(

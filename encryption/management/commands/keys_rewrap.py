@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from encryption import master, services
+from tenants.management.selection import chosen_tenants
 
 
 class Command(BaseCommand):
@@ -22,8 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", action="append", dest="tenants", help="only this tenant")
 
     def handle(self, *args, **options):
+        tenant_ids = chosen_tenants(options["tenants"]) if options["tenants"] else None
         try:
-            result = services.keys_rewrap(tenant_ids=options["tenants"], actor=options["actor"])
+            result = services.keys_rewrap(tenant_ids=tenant_ids, actor=options["actor"])
         except master.MasterKeyError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from encryption import services
-from tenants.models import Tenant
+from tenants.management.selection import chosen_tenants
 
 
 class Command(BaseCommand):
@@ -23,9 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
 
     def handle(self, *args, **options):
-        tenant_id = options["tenant"]
-        if not Tenant.objects.filter(id=tenant_id).exists():
-            raise CommandError(f"no such tenant: {tenant_id}")
+        [tenant_id] = chosen_tenants([options["tenant"]])
         if not options["yes"]:
             raise CommandError("crypto-shredding cannot be undone: add --yes to confirm")
         destroyed = services.keys_shred(tenant_id=tenant_id, actor=options["actor"])
