@@ -20,9 +20,10 @@ with it, before Django hands the answer to the server, so no 2xx answer leaves
 without its event, and a failure to record fails the request (500, nothing
 answered). Cost: one INSERT and the commit's WAL flush; measured in
 docs/performance.md. The tenant is switched for the insert (row-level
-security) and switched back, so recording into tenant B from work in tenant A
-never widens what A's transaction sees (access events are written by the
-read that activated the tenant already: no switch, no extra round trip).
+security) and switched back (`tenants.scoping.activated`), so recording into
+tenant B from work in tenant A never widens what A's transaction sees (access
+events are written by the read that activated the tenant already: no switch,
+no extra round trip).
 
 No recursion: only requests create access events, never the storing or the
 streaming of events (an access event is stored like any event, published to
@@ -44,6 +45,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from masking.rules import names_secret, normalise_key
+from tenants.scoping import activated
 
 from .choices import CONTROL_RE, Category
 from .filtersets import EventFilterSet
@@ -275,34 +277,10 @@ def _record(
     }
     event = parse_event(raw, now=timezone.now())
     # An access event goes where the read activated the tenant: no extra round trip.
-    tenant = _tenant_active(tenant_id) if switch_tenant else nullcontext()
+    tenant = activated(tenant_id) if switch_tenant else nullcontext()
     with transaction.atomic(savepoint=False), tenant:
         rows, _ = services.store_events(tenant_id, [event], category=category)
     return rows[0]["id"]
-
-
-class _tenant_active:  # noqa: N801 - a context manager used like a function
-    """Activate `tenant_id` for row-level security, restoring the previous one after."""
-
-    def __init__(self, tenant_id: str) -> None:
-        self.tenant_id = tenant_id
-        self.previous: str | None = None
-
-    def __enter__(self) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT current_setting('app.tenant_id', true), "
-                "set_config('app.tenant_id', %s, true)",
-                [self.tenant_id],
-            )
-            self.previous = cursor.fetchone()[0]
-
-    def __exit__(self, *exc: object) -> None:
-        if self.previous != self.tenant_id and exc == (None, None, None):
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT set_config('app.tenant_id', %s, true)", [self.previous or ""]
-                )
 
 
 def _without_secrets(value: Any) -> Any:

@@ -3,7 +3,8 @@
 - `resolve_access` turns (user, requested tenant id) into a `TenantAccess`, or
   refuses. "Not a member" and "no such tenant" are refused identically.
 - `activate` sets the tenant for the current database transaction, which
-  PostgreSQL row-level security on tenant-owned tables (the events table) reads.
+  PostgreSQL row-level security on tenant-owned tables (the events table) reads;
+  `activated` does so for a block and then restores the tenant active before.
 - `TenantScopedAPIView` is the base of every tenant-scoped endpoint: it resolves
   the tenant (from the parameter, header, path or, declared per view, the
   body), checks the role and applies the rate limits in `initial()`, before the
@@ -15,7 +16,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -131,6 +133,29 @@ def activate(tenant_id: str) -> None:
         raise RuntimeError("activate() needs a transaction: wrap the work in transaction.atomic")
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [tenant_id])
+
+
+@contextmanager
+def activated(tenant_id: str) -> Iterator[None]:
+    """`activate(tenant_id)` for a block, then the tenant active before it again.
+
+    For work in one tenant's transaction that writes into another (logs.audit's
+    admin events): what the transaction sees is never widened after the block.
+    One statement reads the previous tenant and switches; one switches back,
+    none when it was the same tenant. An error in the block leaves the switch
+    (the transaction is failing anyway).
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("activated() needs a transaction: wrap the work in transaction.atomic")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('app.tenant_id', true), set_config('app.tenant_id', %s, true)",
+            [tenant_id],
+        )
+        previous = cursor.fetchone()[0]
+    yield
+    if previous != tenant_id:
+        activate(previous or "")
 
 
 class TenantScopedAPIView(generics.GenericAPIView):
