@@ -61,17 +61,13 @@ PAGE_PARAMETERS = [
 
 def _filter_parameter(name: str, flt) -> OpenApiParameter:
     """Document a filter of EventFilterSet (the one declaration of the filters)."""
-    if isinstance(flt, CategoryInFilter):
+    if isinstance(flt, CategoryInFilter | UpperCaseInFilter):  # comma-separated lists
+        items: dict = {"type": "string"}
+        if isinstance(flt, CategoryInFilter):
+            items["enum"] = list(Category.values)
         return OpenApiParameter(
             name,
-            {"type": "array", "items": {"type": "string", "enum": list(Category.values)}},
-            explode=False,
-            description=flt.extra.get("help_text", ""),
-        )
-    if isinstance(flt, UpperCaseInFilter):
-        return OpenApiParameter(
-            name,
-            {"type": "array", "items": {"type": "string"}},
+            {"type": "array", "items": items},
             explode=False,
             description=flt.extra.get("help_text", ""),
         )
