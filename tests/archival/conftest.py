@@ -25,6 +25,15 @@ def archive_bucket(settings, sqs_endpoint) -> str:
     return settings.ARCHIVE_BUCKET
 
 
+@pytest.fixture
+def archive_off(parties):
+    """Tenants A and B delete expired events without archiving them."""
+    for tenant in (parties.tenant_a, parties.tenant_b):
+        tenant.archive_before_delete = False
+        tenant.save()
+    return parties
+
+
 def some_day(days_ago: int = 3) -> date:
     return datetime.now(UTC).date() - timedelta(days=days_ago)
 

@@ -86,3 +86,14 @@ def key_count(tenant_id: str) -> int:
                 [tenant_id, day_start(days_ago(0))],
             )
             return int(cursor.fetchone()[0])
+
+
+def dirty_hours(tenant_id: str) -> set[datetime]:
+    """The tenant's hours marked for the stats rollup."""
+    with transaction.atomic():
+        activate(tenant_id)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT hour FROM logs_event_rollup_dirty WHERE tenant_id = %s", [tenant_id]
+            )
+            return {row[0] for row in cursor.fetchall()}

@@ -16,10 +16,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def expired(parties):
-    for tenant in (parties.tenant_a, parties.tenant_b):
-        tenant.archive_before_delete = False
-        tenant.save()
+def expired(archive_off):
+    parties = archive_off
     insert_events("tenant-a", days_ago(100), 12)
     insert_events("tenant-a", days_ago(50), 5)
     insert_events("tenant-b", days_ago(100), 7)

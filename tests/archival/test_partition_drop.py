@@ -22,7 +22,7 @@ from archival.retention import dropping
 from logs import partitions
 from tenants.models import Tenant
 from tenants.scoping import activate
-from tests.archival.helpers import day_start, days_ago, insert_events, key_count
+from tests.archival.helpers import day_start, days_ago, dirty_hours, insert_events, key_count
 from tests.logs.test_partitions import partition_exists, raw_connection
 
 HISTORY = "logs_event_history"
@@ -75,16 +75,6 @@ def archived(tenant_id: str, day, rows: int) -> None:
         ArchivedDay.objects.create(
             tenant_id=tenant_id, day=day, state=ArchiveState.VERIFIED, row_count=rows
         )
-
-
-def dirty_hours(tenant_id: str) -> set:
-    with transaction.atomic():
-        activate(tenant_id)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT hour FROM logs_event_rollup_dirty WHERE tenant_id = %s", [tenant_id]
-            )
-            return {row[0] for row in cursor.fetchall()}
 
 
 def clear_dirty_hours(tenant_id: str) -> None:

@@ -20,16 +20,21 @@ from jobs.choices import JobKind, JobState, StepPhase
 from jobs.models import Job, JobStep
 from logs import audit
 from tenants.scoping import activate
-from tests.archival.helpers import counts_by_day, day_start, days_ago, insert_events, key_count
+from tests.archival.helpers import (
+    counts_by_day,
+    day_start,
+    days_ago,
+    dirty_hours,
+    insert_events,
+    key_count,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def tenants(parties):
-    for tenant in (parties.tenant_a, parties.tenant_b):
-        tenant.archive_before_delete = False
-        tenant.save()
+def tenants(archive_off):
+    parties = archive_off
     insert_events("tenant-a", days_ago(100), 30)
     insert_events("tenant-a", days_ago(92), 20)
     insert_events("tenant-a", days_ago(80), 10)  # within retention
@@ -47,16 +52,6 @@ def start_job(tenant):
 
 def run_all(job) -> list[str]:
     return [steps.step_run(pk) for pk in job.steps.order_by("day").values_list("pk", flat=True)]
-
-
-def dirty_hours(tenant_id: str) -> set:
-    with transaction.atomic():
-        activate(tenant_id)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT hour FROM logs_event_rollup_dirty WHERE tenant_id = %s", [tenant_id]
-            )
-            return {row[0] for row in cursor.fetchall()}
 
 
 def test_a_run_deletes_exactly_the_expired_events_of_one_tenant(tenants):

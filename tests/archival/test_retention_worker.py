@@ -43,14 +43,6 @@ def job_state(job_id) -> Job:
     return Job.objects.get(pk=job_id)
 
 
-@pytest.fixture
-def archive_off(parties):
-    for tenant in (parties.tenant_a, parties.tenant_b):
-        tenant.archive_before_delete = False
-        tenant.save()
-    return parties
-
-
 def ids_by_day(tenant_id: str) -> dict:
     with transaction.atomic():
         activate(tenant_id)
