@@ -16,7 +16,7 @@ from auditlog_project.errors import Invalid
 # In logs.models.Event column order.
 ENCRYPTABLE: tuple[str, ...] = ("user_agent", "message", "before", "after", "metadata")
 JSON_FIELDS = frozenset({"before", "after", "metadata"})
-ALWAYS = ("before", "after")  # logs.fields.ENCRYPTED_FIELDS repeats them (checked in tests)
+ALWAYS = ("before", "after")  # never sent to a search index (logs/search/documents.py)
 DEFAULT: frozenset[str] = frozenset(ALWAYS)
 # Fields the `q` full-text filter reads (logs/migrations/0001_initial.py, search_vector).
 SEARCHED = frozenset({"message", "metadata"})

@@ -61,7 +61,3 @@ def sql_type(name: str) -> str:
 
 
 JSON_FIELDS: tuple[str, ...] = tuple(name for name in EVENT_FIELDS if kind(name) == "JSONField")
-
-# Always encrypted at rest (encryption/policy.py; a tenant may add more): never
-# sent to a search index, which would only ever see their ciphertext.
-ENCRYPTED_FIELDS: tuple[str, ...] = ("before", "after")

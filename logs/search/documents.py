@@ -2,10 +2,11 @@
 
 Derived from logs/fields.py, so a new event column reaches the mapping and
 the documents by itself (its Django type picks its OpenSearch type; an
-unknown type is a `keyword`). Columns listed in `fields.ENCRYPTED_FIELDS`
-(when that list exists) never leave PostgreSQL: they are neither mapped nor
-sent. JSON columns are kept out of the inverted index (`enabled: false`);
-their string and number values feed `search_text`, as `search_vector` does
+unknown type is a `keyword`). The columns always encrypted at rest
+(`encryption.policy.ALWAYS`) never leave PostgreSQL: they are neither mapped
+nor sent (an index would only ever see their ciphertext). JSON columns are
+kept out of the inverted index (`enabled: false`); their string and number
+values feed `search_text`, as `search_vector` does
 in PostgreSQL (message, resource type and id, metadata values), so `q`
 means the same on both backends. The API answers from PostgreSQL rows in
 every case (OpenSearch only finds and orders the ids), so a document needs
@@ -17,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+
+from encryption.policy import ALWAYS
 
 from .. import fields
 
@@ -45,8 +48,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def indexed_fields() -> tuple[str, ...]:
     """The event columns sent to OpenSearch: all but the encrypted ones."""
-    encrypted = set(getattr(fields, "ENCRYPTED_FIELDS", ()))
-    return tuple(name for name in fields.EVENT_FIELDS if name not in encrypted)
+    return tuple(name for name in fields.EVENT_FIELDS if name not in ALWAYS)
 
 
 def mappings() -> dict:
