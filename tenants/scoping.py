@@ -337,3 +337,17 @@ def _bulk_body_tenants(data: Any) -> list[str]:
     if errors:
         raise exceptions.ValidationError(errors)
     return list(dict.fromkeys(v for v in values if v))
+
+
+class TenantPathAPIView(TenantScopedAPIView):
+    """A view addressing one tenant by the `tenant_id` in its path.
+
+    The tenant is the object here, so a hidden tenant answers 404, and platform
+    administrators reach deactivated tenants (to reactivate them).
+    """
+
+    hidden_tenant_error = exceptions.NotFound
+    include_inactive_tenants = True
+
+    def requested_tenant_id(self, request: Request) -> str | None:
+        return self.kwargs["tenant_id"]

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions
 from rest_framework.response import Response
 
 from auditlog_project.openapi import problem_responses
 from logs.audit import Origin
 from tenants.permissions import Operation
-from tenants.scoping import TenantScopedAPIView
+from tenants.scoping import TenantPathAPIView
 
 from .. import selectors, services
 from .serializers import EncryptionPolicySerializer, EncryptionSettingsSerializer
 
 
-class TenantEncryptionView(TenantScopedAPIView):
+class TenantEncryptionView(TenantPathAPIView):
     """`GET|PUT /api/v1/tenants/{id}/encryption`: the fields a tenant encrypts."""
 
     tenant_operations = {"GET": Operation.MANAGE_TENANT, "PUT": Operation.MANAGE_TENANT}
-    hidden_tenant_error = exceptions.NotFound  # the tenant is the object here
-    include_inactive_tenants = True
-
-    def requested_tenant_id(self, request):
-        return self.kwargs["tenant_id"]
 
     @extend_schema(
         tags=["tenants"],

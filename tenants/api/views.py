@@ -13,7 +13,7 @@ from logs import audit
 from .. import selectors, services
 from ..models import Membership
 from ..permissions import PLATFORM_ADMIN, IsPlatformAdmin, Operation
-from ..scoping import TenantScopedAPIView
+from ..scoping import TenantPathAPIView
 from .serializers import (
     MemberSerializer,
     MemberUpsertSerializer,
@@ -50,21 +50,7 @@ class TenantListCreateView(APIView):
         return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)
 
 
-class _TenantPathView(TenantScopedAPIView):
-    """A view addressing one tenant by the `tenant_id` in its path.
-
-    The tenant is the object here, so a hidden tenant answers 404, and platform
-    administrators reach deactivated tenants (to reactivate them).
-    """
-
-    hidden_tenant_error = exceptions.NotFound
-    include_inactive_tenants = True
-
-    def requested_tenant_id(self, request):
-        return self.kwargs["tenant_id"]
-
-
-class TenantDetailView(_TenantPathView):
+class TenantDetailView(TenantPathAPIView):
     """View or change one tenant (its admins and platform administrators)."""
 
     tenant_operations = {"GET": Operation.MANAGE_TENANT, "PATCH": Operation.MANAGE_TENANT}
@@ -94,7 +80,7 @@ class TenantDetailView(_TenantPathView):
         return Response(TenantSerializer(tenant).data)
 
 
-class MemberListView(_TenantPathView):
+class MemberListView(TenantPathAPIView):
     """List the tenant's members, or give a user a role (upsert)."""
 
     tenant_operations = {"GET": Operation.MANAGE_TENANT, "POST": Operation.MANAGE_TENANT}
@@ -129,7 +115,7 @@ class MemberListView(_TenantPathView):
         return Response(MemberSerializer(membership).data, status=code)
 
 
-class MemberDetailView(_TenantPathView):
+class MemberDetailView(TenantPathAPIView):
     """Remove a member from the tenant."""
 
     tenant_operations = {"DELETE": Operation.MANAGE_TENANT}
