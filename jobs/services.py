@@ -17,7 +17,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Q, Sum, Value, When
+from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.utils import timezone
 
 from . import selectors
@@ -52,8 +52,10 @@ def job_create(
     job = Job.objects.create(
         kind=kind, tenant_id=tenant_id, params=params, total=total, dedupe_key=dedupe_key
     )
-    JobStep.objects.bulk_create([JobStep(job=job, tenant_id=tenant_id, day=d) for d in days])
-    if not job.steps.exists():
+    steps = JobStep.objects.bulk_create(
+        [JobStep(job=job, tenant_id=tenant_id, day=d) for d in days]
+    )
+    if not steps:
         _finish_job(job.pk)
         job.refresh_from_db()
     return job, True
@@ -161,15 +163,14 @@ def _lock_job(job_id) -> None:
 
 def _finish_job(job_id) -> None:
     totals = JobStep.objects.filter(job_id=job_id).aggregate(
-        archived=Sum("archived"), deleted=Sum("deleted")
+        days=Count("pk"), archived=Sum("archived"), deleted=Sum("deleted")
     )
-    days = JobStep.objects.filter(job_id=job_id).count()
     Job.objects.filter(pk=job_id).update(
         state=JobState.SUCCEEDED,
         error=None,
         finished_at=timezone.now(),
         result={
-            "days": days,
+            "days": totals["days"],
             "archived": totals["archived"] or 0,
             "deleted": totals["deleted"] or 0,
         },

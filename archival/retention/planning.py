@@ -140,6 +140,7 @@ def job_start(
         if existing is not None:
             return existing, planned(existing), False
     plan = preview(tenant, before)
+    days = days_to_process(tenant.id, before)
     job, created = jobs.job_create(
         kind=kind,
         tenant_id=tenant.id,
@@ -148,19 +149,19 @@ def job_start(
             "archive": tenant.archive_before_delete,
             "requested_by": requested_by,
         },
-        days=days_to_process(tenant.id, before),
+        days=days,
         total=plan.to_delete,
         dedupe_key=dedupe_key,
     )
     if created:
-        _record(job, plan, actor=requested_by, origin=origin)
+        _record(job, plan, days=len(days), actor=requested_by, origin=origin)
         step_ids = list(job.steps.values_list("pk", flat=True))
         if send:
             transaction.on_commit(lambda: send_steps(step_ids))
     return job, plan, created
 
 
-def _record(job: Job, plan: Preview, *, actor: str, origin: audit.Origin) -> None:
+def _record(job: Job, plan: Preview, *, days: int, actor: str, origin: audit.Origin) -> None:
     audit.record_admin(
         tenant_id=job.tenant_id,
         actor=actor,
@@ -175,7 +176,7 @@ def _record(job: Job, plan: Preview, *, actor: str, origin: audit.Origin) -> Non
             "archive": job.params.get("archive", True),
             "to_archive": plan.to_archive,
             "to_delete": plan.to_delete,
-            "days": job.steps.count(),
+            "days": days,
         },
         message=f"Cleanup of events before {plan.before.isoformat()}: {plan.to_delete} events.",
     )
