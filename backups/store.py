@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
@@ -93,12 +94,9 @@ def dump_download(backup_id: str, sink: IO[bytes]) -> tuple[int, str]:
     body = s3_client().get_object(Bucket=settings.BACKUP_BUCKET, Key=_key(backup_id, DUMP_NAME))[
         "Body"
     ]
-    size, digest = 0, hashlib.sha256()
-    for chunk in iter(lambda: body.read(_CHUNK), b""):
-        sink.write(chunk)
-        size += len(chunk)
-        digest.update(chunk)
-    return size, digest.hexdigest()
+    reader = HashingReader(body)
+    shutil.copyfileobj(reader, sink, _CHUNK)
+    return reader.size, reader.hexdigest()
 
 
 def manifest_put(manifest: dict[str, Any]) -> None:
