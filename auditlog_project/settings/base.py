@@ -537,9 +537,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"RoleEnum": "tenants.choices.Role"}
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
-    **SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"],  # type: ignore[dict-item]
+    "RoleEnum": "tenants.choices.Role",
     "AlertConditionTypeEnum": "alerts.choices.ConditionType",
     "DestinationStateEnum": "destinations.choices.State",
     "DestinationKindEnum": "destinations.choices.Kind",
