@@ -58,6 +58,9 @@ def closed_with(ws: ClientConnection, bound: float = NOTICE_BOUND) -> tuple[int,
     return closed.value.rcvd.code, time.monotonic() - start
 
 
+ARTHUR_IN_A = "/api/v1/tenants/tenant-a/members/arthur"
+
+
 def still_open(ws: ClientConnection, seconds: float = 1.0) -> bool:
     try:
         ws.recv(timeout=seconds)
@@ -85,8 +88,7 @@ def http(port: int, method: str, path: str, user, body: dict | None = None) -> i
 
 def test_removing_a_membership_closes_the_stream_with_4403(parties, server):
     with open_stream(server, parties.a_auditor) as ws:
-        path = "/api/v1/tenants/tenant-a/members/arthur"
-        assert http(server, "DELETE", path, parties.a_admin) == 204
+        assert http(server, "DELETE", ARTHUR_IN_A, parties.a_admin) == 204
         code, delay = closed_with(ws)
     assert code == 4403
     assert delay < NOTICE_BOUND
@@ -121,7 +123,7 @@ def test_removal_from_tenant_a_leaves_the_tenant_b_stream_open_and_flowing(parti
         open_stream(server, parties.a_auditor) as in_a,
         open_stream(server, parties.a_auditor, "tenant-b") as in_b,
     ):
-        assert http(server, "DELETE", "/api/v1/tenants/tenant-a/members/arthur", parties.a_admin)
+        assert http(server, "DELETE", ARTHUR_IN_A, parties.a_admin) == 204
         assert closed_with(in_a)[0] == 4403
         event = {"tenant_id": "tenant-b", "user_id": "bob", "action": "login"}
         event |= {"resource_type": "session", "message": "still flowing"}
@@ -136,7 +138,7 @@ def test_other_users_streams_in_the_tenant_stay_open(parties, server):
         open_stream(server, parties.a_auditor) as removed,
         open_stream(server, parties.a_admin) as kept,
     ):
-        assert http(server, "DELETE", "/api/v1/tenants/tenant-a/members/arthur", parties.a_admin)
+        assert http(server, "DELETE", ARTHUR_IN_A, parties.a_admin) == 204
         assert closed_with(removed)[0] == 4403
         assert still_open(kept)
 
