@@ -66,8 +66,7 @@ def export_row(item: dict) -> tuple:
     values = {name: None for name in EVENT_FIELDS}
     values.update(tenant_id=TENANT, id=item["id"], action="UPDATE", message="updated invoice")
     for name in ("before", "after"):
-        value = item[name]
-        values[name] = json.dumps(value) if isinstance(value, str) else json.dumps(value)
+        values[name] = json.dumps(item[name])  # jsonb as text: a sealed string or an object
     return tuple(values[name] for name in EVENT_FIELDS)
 
 
