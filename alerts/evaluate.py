@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db import transaction
+from django.db.models import Max, Q
 
 from logs import stream
 from logs.filtersets import EventFilterSet
@@ -75,9 +76,12 @@ def evaluate_rule(rule: AlertRule, batches: Sequence[PendingBatch]) -> list[Aler
     by_group: dict[str, list[Match]] = defaultdict(list)
     for match in new:
         by_group[match.group_key].append(match)
+    last_ends = _last_window_ends(rule, list(by_group))
+    counted = _counted(rule, by_group)
     fired: list[Alert] = []
     for group_key, matches in by_group.items():
-        fired.extend(_fire_for_group(rule, group_key, matches))
+        last = last_ends.get(group_key)
+        fired.extend(_fire_for_group(rule, group_key, matches, last, counted.get(group_key, [])))
     if fired:
         payloads = [alert_json(alert) for alert in fired]
         transaction.on_commit(lambda: stream.publish_alerts(rule.tenant_id, payloads))
@@ -136,16 +140,17 @@ def _record_new_matches(rule: AlertRule, matches: list[Match]) -> list[Match]:
     return new
 
 
-def _fire_for_group(rule: AlertRule, group_key: str, new: list[Match]) -> list[Alert]:
-    last = (
-        Alert.objects.filter(rule=rule, group_value=_group_value(rule, group_key))
-        .order_by("-window_end")
-        .values_list("window_end", flat=True)
-        .first()
-    )
+def _fire_for_group(
+    rule: AlertRule,
+    group_key: str,
+    new: list[Match],
+    last: datetime | None,
+    counted: list[tuple[datetime, UUID]],
+) -> list[Alert]:
+    """The group's alerts among its `new` matches, given its last alert's end and
+    its recorded matches in the windows the new ones look back on."""
     window = timedelta(seconds=rule.window_seconds)
     cooldown = timedelta(seconds=rule.cooldown_seconds)
-    counted = _counted(rule, group_key, new[0].timestamp - window, new[-1].timestamp)
     times = [t for t, _ in counted]
     fired: list[Alert] = []
     for match in new:
@@ -168,16 +173,44 @@ def _fire_for_group(rule: AlertRule, group_key: str, new: list[Match]) -> list[A
     return fired
 
 
+def _last_window_ends(rule: AlertRule, group_keys: list[str]) -> dict[str, datetime]:
+    """The end of each group's last alert of the rule (one query for all groups)."""
+    if not group_keys:
+        return {}
+    values = {_group_value(rule, key): key for key in group_keys}
+    wanted = Q(group_value__in=[value for value in values if value is not None])
+    if None in values:
+        wanted |= Q(group_value__isnull=True)
+    rows = (
+        Alert.objects.filter(wanted, rule=rule)
+        .values("group_value")
+        .annotate(last=Max("window_end"))
+        .values_list("group_value", "last")
+    )
+    return {values[value]: last for value, last in rows}
+
+
 def _counted(
-    rule: AlertRule, group_key: str, since: datetime, until: datetime
-) -> list[tuple[datetime, UUID]]:
-    """The group's recorded matches with since <= timestamp <= until, oldest first."""
-    if rule.condition_type == ConditionType.ANY:
-        return []
+    rule: AlertRule, by_group: dict[str, list[Match]]
+) -> dict[str, list[tuple[datetime, UUID]]]:
+    """Per group, its recorded matches in (first new match - window) .. last new
+    match, oldest first: what its threshold windows count (one query for all groups)."""
+    if rule.condition_type == ConditionType.ANY or not by_group:
+        return {}
+    window = timedelta(seconds=rule.window_seconds)
+    bounds = {key: (new[0].timestamp - window, new[-1].timestamp) for key, new in by_group.items()}
     rows = RuleMatch.objects.filter(
-        rule=rule, group_key=group_key, timestamp__gte=since, timestamp__lte=until
-    ).order_by("timestamp", "event_id")
-    return list(rows.values_list("timestamp", "event_id"))
+        rule=rule,
+        group_key__in=list(bounds),
+        timestamp__gte=min(since for since, _ in bounds.values()),
+        timestamp__lte=max(until for _, until in bounds.values()),
+    ).order_by("group_key", "timestamp", "event_id")
+    counted: dict[str, list[tuple[datetime, UUID]]] = defaultdict(list)
+    for key, timestamp, event_id in rows.values_list("group_key", "timestamp", "event_id"):
+        since, until = bounds[key]
+        if since <= timestamp <= until:
+            counted[key].append((timestamp, event_id))
+    return counted
 
 
 def _group_value(rule: AlertRule, group_key: str) -> str | None:

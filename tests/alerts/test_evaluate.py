@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from pipeline.models import ConsumerState
 from pipeline.watermark import Snapshot
@@ -206,3 +207,21 @@ def test_matches_no_evaluation_needs_are_pruned(parties, alerts_consumer, settin
     failed_logins(parties, "tenant-a", 20, 30, 40, 50)  # 4 left of 6 in the window
     drain(alerts_consumer)
     assert fired("tenant-a") == []
+
+
+def test_evaluating_a_batch_costs_the_same_queries_however_many_groups(parties, alerts_consumer):
+    """A rule's groups share its queries (last alerts, counted matches): a batch of
+    30 users costs what a batch of 3 does, and each still counts on its own."""
+    create_rule(parties, "tenant-a", threshold_rule())
+
+    def batch(users: int, at: float) -> int:
+        mallory = [{"at": at + i} for i in range(5)]  # crosses the threshold
+        others = [{"at": at + i, "user_id": f"user-{at}-{u}"} for u in range(users) for i in (0, 1)]
+        ingest(parties, "tenant-a", *mallory, *others)
+        with CaptureQueriesContext(connection) as queries:
+            drain(alerts_consumer)
+        return len(queries)
+
+    batch(1, at=0)  # the first drain creates the consumer's state row
+    assert batch(3, at=100) == batch(30, at=200)
+    assert [(a.group_value, a.count) for a in fired("tenant-a")] == [("mallory", 5)] * 3
