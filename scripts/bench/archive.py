@@ -70,11 +70,7 @@ def seed_database(events: int, days: int, env: dict) -> list:
     seed.migrate(env["DATABASE_OWNER_URL"], {**os.environ, **env}, days_behind=days + 1)
     seed.create_tenants(DATABASE, [TENANT])
     factory = EventFactory(seed=7, tenants=[TENANT], now=today, days=days)
-    path = seed.write_copy_file(factory, events, tenant=TENANT)
-    try:
-        seed.copy_file(DATABASE, path, connections=2)
-    finally:
-        path.unlink()
+    seed.copy_events(DATABASE, factory, events, tenant=TENANT, connections=2)
     with psycopg.connect(seed.admin_url(DATABASE), autocommit=True) as conn:
         conn.execute("SELECT set_config('app.tenant_id', %s, false)", [TENANT])
         conn.execute(

@@ -49,11 +49,7 @@ def seed_source(events: int, env: dict) -> float:
     seed.migrate(env["DATABASE_OWNER_URL"], {**os.environ, **env}, days_behind=31)
     factory = EventFactory(seed=42, tenants=tenant_ids(100), now=datetime.now(UTC))
     seed.create_tenants(SOURCE, factory.tenants)
-    path = seed.write_copy_file(factory, events)
-    try:
-        seconds = seed.copy_file(SOURCE, path, connections=2)
-    finally:
-        path.unlink()
+    seconds = seed.copy_events(SOURCE, factory, events, connections=2)
     seed.analyze(SOURCE)
     return seconds
 
