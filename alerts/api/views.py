@@ -7,11 +7,11 @@ from uuid import UUID
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from auditlog_project.openapi import problem_responses
+from auditlog_project.pagination import StrictCursorPagination
 from logs.api.export_views import reject_unknown
 from logs.api.views import TENANT_PARAMETERS
 from logs.audit import Origin
@@ -33,18 +33,10 @@ LIST_PARAMETERS = frozenset({"tenant_id", "acknowledged", "page_size", "cursor"}
 TAGS = ["alerts"]
 
 
-class AlertPagination(CursorPagination):
+class AlertPagination(StrictCursorPagination):
     ordering = ("-fired_at", "-id")
     page_size = 50
-    page_size_query_param = "page_size"
     max_page_size = 500
-
-    def decode_cursor(self, request: Request):
-        """A bad cursor is bad input (400 naming it), not a missing page (DRF's 404)."""
-        try:
-            return super().decode_cursor(request)
-        except exceptions.NotFound:
-            raise exceptions.ValidationError({"cursor": ["Invalid cursor."]}) from None
 
 
 def _uuid_or_404(value: str) -> UUID:

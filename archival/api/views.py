@@ -7,11 +7,11 @@ from datetime import date
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from auditlog_project.openapi import problem_responses
+from auditlog_project.pagination import StrictCursorPagination
 from logs import audit
 from logs.api.export_views import reject_unknown
 from logs.api.views import TENANT_PARAMETERS
@@ -26,18 +26,10 @@ from .serializers import ArchivedDaySerializer, ArchivePageSerializer, DownloadS
 LIST_PARAMETERS = frozenset({"tenant_id", "from", "to", "state", "page_size", "cursor"})
 
 
-class ArchivePagination(CursorPagination):
+class ArchivePagination(StrictCursorPagination):
     ordering = "-day"
     page_size = 100
-    page_size_query_param = "page_size"
     max_page_size = 1000
-
-    def decode_cursor(self, request: Request):
-        """A bad cursor is bad input (400 naming it), not a missing page (DRF's 404)."""
-        try:
-            return super().decode_cursor(request)
-        except exceptions.NotFound:
-            raise exceptions.ValidationError({"cursor": ["Invalid cursor."]}) from None
 
 
 def _day(value: str | None, name: str) -> date | None:
