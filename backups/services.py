@@ -22,8 +22,9 @@ from psycopg import IsolationLevel
 
 from . import pg, store
 from .database import Database
-from .errors import BackupCorrupt, BackupError, BackupNotFound, RestoreMismatch, TargetNotEmpty
+from .errors import BackupCorrupt, BackupError, RestoreMismatch, TargetNotEmpty
 from .fingerprint import database_fingerprint, events_per_tenant, fingerprint_differences
+from .selectors import backup_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -131,9 +132,7 @@ def backup_restore(
     back (as `checker`, a role that sees every row) have the manifest's counts
     and hashes, table by table and tenant by tenant (RestoreMismatch).
     """
-    manifest = store.manifest_get(backup_id)
-    if manifest is None:
-        raise BackupNotFound(f"no complete backup {backup_id!r} (see `manage.py backup --list`)")
+    manifest = backup_manifest(backup_id)
     exists = pg.database_exists(target)
     if exists and pg.database_has_tables(target) and not force:
         raise TargetNotEmpty(
