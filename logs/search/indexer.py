@@ -56,12 +56,17 @@ def delete_query(tenant_id: str, before: datetime, since: datetime | None = None
     }
 
 
-def index_rows(tenant_id: str, rows: Sequence[dict], os_client=None) -> int:
-    """Index stored rows of one tenant in one bulk request; the number sent."""
+def index_rows(
+    tenant_id: str, rows: Sequence[dict], os_client=None, index: str | None = None
+) -> int:
+    """Index stored rows of one tenant in one bulk request; the number sent.
+
+    `index`: the name `cluster.ensure_index` answered, when the caller made
+    sure of it already (once per drain or reindex, not once per request)."""
     if not rows:
         return 0
     os_client = os_client or cluster.client()
-    index = cluster.ensure_index(os_client)
+    index = index or cluster.ensure_index(os_client)
     cluster.ensure_tenant_alias(tenant_id, os_client, index)
     answer = os_client.bulk(body=bulk_body(tenant_id, rows, cluster.write_alias()))
     if answer.get("errors"):
@@ -92,19 +97,28 @@ def handle(batches: Sequence[PendingBatch]) -> None:
     """Apply committed batches to the index, in commit order."""
     if not cluster.enabled():
         return  # PostgreSQL full text: the insert already indexed the events
+    os_client = cluster.client()
+    index = ""  # made sure of once per drain, before the first bulk request
+
+    def flush(tenant_id: str, rows: list[dict]) -> None:
+        nonlocal index
+        if rows:
+            index = index or cluster.ensure_index(os_client)
+            index_rows(tenant_id, rows, os_client, index)
+
     tenant = ""  # consecutive inserts of one tenant go in one bulk request
     rows: list[dict] = []
     for batch in batches:
         if rows and (batch.kind != "insert" or batch.tenant_id != tenant):
-            index_rows(tenant, rows)
+            flush(tenant, rows)
             rows = []
         if batch.kind == "insert":
             tenant = batch.tenant_id
             rows.extend(batch.rows)
         elif batch.kind == "delete" and batch.before is not None:
             since = batch.timestamps[0] if batch.timestamps else None
-            delete_before(batch.tenant_id, batch.before, since=since)
-    index_rows(tenant, rows)
+            delete_before(batch.tenant_id, batch.before, os_client, since=since)
+    flush(tenant, rows)
 
 
 CONSUMER = Consumer(

@@ -51,9 +51,10 @@ def chunks(tenant_id: str, size: int) -> Iterator[list[dict]]:
 def reindex_tenant(tenant_id: str, *, chunk: int, progress: Progress, os_client=None) -> int:
     """Index every stored event of the tenant; the number indexed."""
     os_client = os_client or cluster.client()
+    index = cluster.ensure_index(os_client)
     total, done = tenant_total(tenant_id), 0
     progress(tenant_id, 0, total)
     for rows in chunks(tenant_id, chunk):
-        done += indexer.index_rows(tenant_id, rows, os_client)
+        done += indexer.index_rows(tenant_id, rows, os_client, index)
         progress(tenant_id, done, total)
     return done

@@ -38,17 +38,21 @@ def test_indexes_every_event_in_chunks_with_progress(settings, parties, monkeypa
     )
     seed(parties, "tenant-b", [{"user_id": "u", "action": "A", "resource_type": "r"}])
     sent: list[tuple[str, list]] = []
+    prepared: list[object] = []
     monkeypatch.setattr(cluster, "client", lambda: object())
+    monkeypatch.setattr(cluster, "ensure_index", lambda os_client: prepared.append(1) or "idx")
     monkeypatch.setattr(
         indexer,
         "index_rows",
-        lambda tenant, rows, os_client=None: sent.append((tenant, rows)) or len(rows),
+        lambda tenant, rows, os_client, index: sent.append((tenant, rows, index)) or len(rows),
     )
     out = StringIO()
     call_command("search_reindex", "--tenant", "tenant-a", "--chunk", "3", stdout=out)
-    assert [len(rows) for _, rows in sent] == [3, 3, 1]
-    assert {t for t, _ in sent} == {"tenant-a"}
-    assert sorted(str(r["id"]) for _, rows in sent for r in rows) == sorted(ids)
+    assert [len(rows) for _, rows, _ in sent] == [3, 3, 1]
+    assert {t for t, _, _ in sent} == {"tenant-a"}
+    assert sorted(str(r["id"]) for _, rows, _ in sent for r in rows) == sorted(ids)
+    # the index is made sure of once for the tenant, not once per chunk
+    assert len(prepared) == 1 and {index for _, _, index in sent} == {"idx"}
     lines = out.getvalue().splitlines()
     assert lines[:4] == [
         "tenant-a: 0/7 (0%)",
