@@ -249,7 +249,9 @@ def _ids_until_marker(ws, tenant_id: str) -> list[str]:
     publish_flush()
     marker = str(uuid.uuid4())
     fields = {"tenant_id": tenant_id, "user_id": "alice", "action": "MARK", "severity": "INFO"}
-    publish(tenant_id, [{"id": marker, "resource_type": "marker", **fields}]).result(timeout=5)
+    # An application event, as the default stream_url asks (category=application).
+    fields.update(resource_type="marker", category="application")
+    publish(tenant_id, [{"id": marker, **fields}]).result(timeout=5)
     ids = []
     while True:
         message = json.loads(ws.recv(timeout=5))

@@ -77,7 +77,7 @@ async def until_marker(ws, **fields) -> list[dict]:
     await sync_to_async(publish_flush)()
     marker = str(uuid.uuid4())
     event = {"id": marker, "tenant_id": "tenant-a", "user_id": "alice", "action": "MARK"}
-    event.update(severity="INFO", resource_type="marker", **fields)
+    event.update(severity="INFO", resource_type="marker", category="application", **fields)
     await sync_to_async(lambda: publish(event["tenant_id"], [event]).result(timeout=5))()
     received = await until(ws, lambda m: m.get("event", {}).get("id") == marker)
     return received[:-1]
