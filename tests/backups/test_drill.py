@@ -58,21 +58,24 @@ def seed(tenant: str, count: int) -> User:
     return admin
 
 
-def tenant_contents(database: str) -> dict[str, tuple[int, str, int]]:
-    """Per tenant: events, an MD5 over their rows in primary-key order, and
-    idempotency keys; read as the owner, one tenant at a time under RLS."""
+def tenant_contents(database: str) -> dict[str, tuple[int, str, int, int]]:
+    """Per tenant: events, an MD5 over their rows in primary-key order,
+    idempotency keys, and the application events among the rows (the rest are
+    the service's own admin and access events); read as the owner, one tenant
+    at a time under RLS."""
     contents = {}
     with services.restore_target(database).connect() as conn:
         conn.execute("SET TimeZone = 'UTC'")
         tenants = [row[0] for row in conn.execute("SELECT id FROM tenants_tenant ORDER BY id")]
         for tenant in tenants:
             conn.execute("SELECT set_config('app.tenant_id', %s, false)", [tenant])
-            count, digest = conn.execute(
+            count, digest, applications = conn.execute(
                 "SELECT count(*), md5(string_agg(e::text, '|' ORDER BY e.tenant_id, e.id, "
-                "e.timestamp)) FROM logs_event e"
+                "e.timestamp)), count(*) FILTER (WHERE e.category = 'application') "
+                "FROM logs_event e"
             ).fetchone()
             keys = conn.execute("SELECT count(*) FROM logs_event_key").fetchone()[0]
-            contents[tenant] = (count, digest, keys)
+            contents[tenant] = (count, digest, keys, applications)
     return contents
 
 
@@ -80,7 +83,8 @@ def api_answers(admins: dict[str, User]) -> dict[str, object]:
     answers = {}
     for tenant, admin in admins.items():
         client = bearer_client(admin)
-        listed = client.get(f"/api/v1/logs?tenant_id={tenant}&page_size=1000")
+        # Application events: each read adds its own access event to the tenant.
+        listed = client.get(f"/api/v1/logs?tenant_id={tenant}&category=application&page_size=1000")
         assert listed.status_code == 200, listed.content
         first = listed.json()["results"][0]["id"]
         one = client.get(f"/api/v1/logs/{first}?tenant_id={tenant}")
@@ -107,15 +111,15 @@ def security_state(database: str, app_role: str) -> dict[str, object]:
 @pytest.mark.usefixtures("backup_prefix")
 def test_backup_destroy_restore_gives_back_every_row_and_the_same_answers(drill_database, app_role):
     admins = {tenant: seed(tenant, EVENTS_PER_TENANT[tenant]) for tenant in TENANTS}
-    before = tenant_contents(drill_database.name)
     answers_before = api_answers(admins)
+    before = tenant_contents(drill_database.name)  # with the reads' access events
     security_before = security_state(drill_database.name, app_role)
-    assert {tenant: entry[0] for tenant, entry in before.items()} == EVENTS_PER_TENANT
+    assert {tenant: entry[3] for tenant, entry in before.items()} == EVENTS_PER_TENANT
     assert security_before["forced"] and security_before["unscoped"] == 0
 
     call_command("backup", "--database", drill_database.name, "--id", "drill")
     manifest = selectors.backup_manifest("drill")
-    assert manifest["events_per_tenant"] == EVENTS_PER_TENANT
+    assert manifest["events_per_tenant"] == {tenant: entry[0] for tenant, entry in before.items()}
     assert manifest["tables"]["tenants_tenant"]["*"]["rows"] == len(TENANTS)
     assert "0001_initial" in manifest["migrations"]["logs"]
 
@@ -137,4 +141,4 @@ def test_backup_destroy_restore_gives_back_every_row_and_the_same_answers(drill_
         format="json",
     )
     assert response.status_code == 201, response.content
-    assert tenant_contents(drill_database.name)["drill-c"][0] == 2
+    assert tenant_contents(drill_database.name)["drill-c"][3] == 2
