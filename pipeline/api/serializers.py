@@ -22,9 +22,16 @@ class ConsumerLagSerializer(serializers.Serializer):
     dead_batches = serializers.IntegerField(help_text="Dead batches not redriven yet.")
 
 
+class QueuesSerializer(serializers.Serializer):
+    main = QueueDepthSerializer(required=False)
+    dead_letter = QueueDepthSerializer(required=False)
+    error = serializers.CharField(
+        required=False, help_text="Instead of the two queues, when SQS does not answer."
+    )
+
+
 class PipelineStatusSerializer(serializers.Serializer):
-    queues = serializers.DictField(
-        child=QueueDepthSerializer(),
-        help_text='`main` and `dead_letter`; `{"error": ...}` when SQS does not answer.',
+    queues = QueuesSerializer(
+        help_text="`main` and `dead_letter`; only `error` when SQS does not answer."
     )
     consumers = ConsumerLagSerializer(many=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import re
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -38,7 +39,12 @@ from schemathesis.checks import (
 )
 
 from accounts.services import token_pair_issue
+from alerts.models import Alert, AlertRule
 from auditlog_project.wsgi import application
+from destinations.models import Destination
+from destinations.secret_box import new_secret, seal_secret
+from jobs.choices import JobKind
+from jobs.services import job_create
 from logs import services
 from logs.validation import parse_event
 from tenants.scoping import activate, resolve_access
@@ -61,9 +67,12 @@ schema.config.phases.update(phases=["examples", "fuzzing"])
 TENANT = "tenant-a"
 ROLES = {"admin": "a_admin", "auditor": "a_auditor", "user": "a_user"}
 # Operations only a platform administrator may call: fuzzed as one (once).
-PLATFORM_ONLY = {"GET /api/v1/tenants", "POST /api/v1/tenants", "POST /api/v1/users"}
+PLATFORM_ONLY = {
+    "GET /api/v1/tenants", "POST /api/v1/tenants", "POST /api/v1/users", "GET /api/v1/pipeline",
+}  # fmt: skip
 # Operations a role may never call are not fuzzed with it: every such call is a
-# 403 before the handler, which the role-matrix tests already prove for each.
+# 403 before the handler, which the role-matrix tests already prove for each
+# (tests/*/test_role_matrix*.py, and each newer API's own test_api.py).
 TENANT_ADMIN_ONLY = {
     "GET /api/v1/tenants/{tenant_id}",
     "PATCH /api/v1/tenants/{tenant_id}",
@@ -76,12 +85,33 @@ TENANT_ADMIN_ONLY = {
     "PATCH /api/v1/destinations/{destination_id}",
     "DELETE /api/v1/destinations/{destination_id}",
     "POST /api/v1/destinations/{destination_id}/replay",
+    "GET /api/v1/tenants/{tenant_id}/encryption",
+    "PUT /api/v1/tenants/{tenant_id}/encryption",
+    "PUT /api/v1/tenants/{tenant_id}/masking-policy",
+    "POST /api/v1/tenants/{tenant_id}/masking-policy/dry-run",
+    "DELETE /api/v1/logs/cleanup",
+    "GET /api/v1/jobs/{job_id}",
+    "POST /api/v1/alerts/rules",
+    "PATCH /api/v1/alerts/rules/{rule_id}",
+    "DELETE /api/v1/alerts/rules/{rule_id}",
+    "POST /api/v1/alerts/{alert_id}/ack",
+}
+# Reads auditors may make and users may not (tenants/permissions.py).
+AUDITOR_READS = {
+    "GET /api/v1/archives",
+    "GET /api/v1/archives/{day}/download",
+    "GET /api/v1/alerts",
+    "GET /api/v1/alerts/rules",
+    "GET /api/v1/alerts/rules/{rule_id}",
+    "GET /api/v1/tenants/{tenant_id}/masking-policy",
 }
 REFUSED = {
     "admin": set(),
     "auditor": TENANT_ADMIN_ONLY | {"POST /api/v1/logs", "POST /api/v1/logs/bulk"},
-    "user": TENANT_ADMIN_ONLY | {"GET /api/v1/archives", "GET /api/v1/archives/{day}/download"},
+    "user": TENANT_ADMIN_ONLY | AUDITOR_READS,
 }
+# Path parameters that name one of the fuzzing tenant's resources (CURRENT).
+RESOURCE_IDS = ("event_id", "rule_id", "alert_id", "destination_id", "job_id", "username")
 # The identity and events of the running test, for the hook below.
 CURRENT: dict = {}
 # Status classes of every fuzzed call in this session, for the reach check.
@@ -152,10 +182,13 @@ def _known_tenant(case) -> None:
     """Name the fuzzing tenant (and real credentials, events) wherever the case can."""
     if case.path_parameters and "tenant_id" in case.path_parameters:
         case.path_parameters["tenant_id"] = TENANT
-    if case.path_parameters and "event_id" in case.path_parameters and CURRENT.get("events"):
-        case.path_parameters["event_id"] = CURRENT["events"][0]
-    if isinstance(case.query, dict) and case.operation.path.startswith("/api/v1/logs"):
+    for name in RESOURCE_IDS:
+        if case.path_parameters and name in case.path_parameters and name in CURRENT:
+            case.path_parameters[name] = CURRENT[name]
+    if "tenant_id" in case.operation.query:
+        case.query = case.query if isinstance(case.query, dict) else {}
         case.query["tenant_id"] = TENANT
+    if isinstance(case.query, dict):
         case.query.pop("cursor", None)  # a random cursor is a 400 by design (crafted below)
     if isinstance(case.headers, dict):
         case.headers.pop("X-Tenant-ID", None)
@@ -248,16 +281,47 @@ def _store_events(admin, count: int) -> list[str]:
     return ids
 
 
+def _store_resources(event_id: str) -> dict[str, str]:
+    """An alert rule, a fired alert, a destination and a job of the fuzzing tenant,
+    for the operations that name one in their path (stored directly: the fuzzing
+    is of the API, not of these services)."""
+    with transaction.atomic():
+        activate(TENANT)
+        now = timezone.now()
+        rule = AlertRule.objects.create(
+            tenant_id=TENANT, name="fuzz rule", condition_type="any", created_by="alice"
+        )
+        alert = Alert.objects.create(
+            tenant_id=TENANT, rule=rule, rule_name=rule.name, condition_type="any", count=1,
+            window_start=now, window_end=now, trigger_event_id=event_id, event_ids=[event_id],
+            batch_id=1,
+        )  # fmt: skip
+        ident = str(uuid.uuid4())
+        destination = Destination.objects.create(
+            id=ident, tenant_id=TENANT, name="fuzz", url="https://receiver.example/audit",
+            secret=seal_secret(TENANT, ident, new_secret()), created_by="alice",
+        )  # fmt: skip
+        job, _ = job_create(kind=JobKind.CLEANUP, tenant_id=TENANT, params={}, days=[], total=0)
+    return {
+        "rule_id": str(rule.pk),
+        "alert_id": str(alert.pk),
+        "destination_id": str(destination.pk),
+        "job_id": str(job.pk),
+    }
+
+
 @pytest.fixture(params=sorted(ROLES))
 def member_headers(request, parties) -> dict:
     """A member of tenant-a with each role; tenant-a has a few events of its own."""
     role = request.param
     operation = re.search(r"\[([A-Z]+ /[^\]]*)\]", request.node.name).group(1)
     if operation in REFUSED[role] or (operation in PLATFORM_ONLY and role != "admin"):
-        pytest.skip(f"{operation} is refused to the {role} role (tests/*/test_role_matrix*.py)")
+        pytest.skip(f"{operation} is refused to the {role} role (the role-matrix tests)")
     user = parties.platform_admin if operation in PLATFORM_ONLY else getattr(parties, ROLES[role])
     events = _store_events(parties.a_admin, 3)
-    CURRENT.update(user=user, events=events)
+    CURRENT.clear()
+    CURRENT.update(user=user, events=events, event_id=events[0], username=parties.a_user.username)
+    CURRENT.update(_store_resources(events[0]))
     return {"Authorization": f"Bearer {AccessToken.for_user(user)}", "Host": "localhost"}
 
 

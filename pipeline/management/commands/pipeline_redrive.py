@@ -78,6 +78,8 @@ def _purge_records(batch_ids: set[int]) -> int:
                 body = json.loads(message["Body"])
             except ValueError:
                 continue
+            if not isinstance(body, dict):
+                continue
             if body.get("type") == "pipeline.dead_batch" and body.get("batch_id") in batch_ids:
                 client.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                 deleted += 1
