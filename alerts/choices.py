@@ -11,3 +11,9 @@ class ConditionType(models.TextChoices):
 class GroupBy(models.TextChoices):
     USER_ID = "user_id", "Per actor"
     IP_ADDRESS = "ip_address", "Per client address"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent (or for its next retry)"
+    DELIVERED = "delivered", "Taken by the destination (a 2xx)"
+    FAILED = "failed", "Given up after DESTINATIONS_MAX_ATTEMPTS failures"

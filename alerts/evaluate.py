@@ -18,7 +18,9 @@ Conditions, on the events' own timestamps (replayable, whatever the lag):
   window fires once; the next alert needs `count` fresh matches), and the
   cool-down since that alert has passed.
 
-Fired alerts are pushed to the tenant's live stream after COMMIT.
+Fired alerts are pushed to the tenant's live stream after COMMIT, and sent
+to the rule's destinations from an outbox written in this transaction
+(alerts/delivery.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from pipeline.consumers import Consumer, PendingBatch
 from tenants.scoping import activate
 
 from .choices import ConditionType, GroupBy
+from .delivery import queue_deliveries
 from .models import Alert, AlertRule, RuleMatch
 from .selectors import enabled_rules
 from .wire import alert_json
@@ -85,6 +88,7 @@ def evaluate_rule(rule: AlertRule, batches: Sequence[PendingBatch]) -> list[Aler
     if fired:
         payloads = [alert_json(alert) for alert in fired]
         transaction.on_commit(lambda: stream.publish_alerts(rule.tenant_id, payloads))
+        queue_deliveries(rule, fired)
     return fired
 
 

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.utils import timezone
 
 from tenants.models import Tenant
 
-from .choices import ConditionType, GroupBy
+from .choices import ConditionType, DeliveryState, GroupBy
 
 
 class AlertRule(models.Model):
     """A tenant admin's rule: which events (`filters`, the list endpoint's
     names and values) and when to fire (`condition_type`, `threshold_count`
     events within `window_seconds`, counted per `group_by`), then quiet for
-    `cooldown_seconds` (per group)."""
+    `cooldown_seconds` (per group). Each alert it fires is also sent to its
+    `destinations` (the tenant's webhooks, destinations/; alerts/delivery.py)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.DO_NOTHING, related_name="+")
@@ -33,6 +36,7 @@ class AlertRule(models.Model):
     window_seconds = models.PositiveIntegerField(default=0)
     group_by = models.CharField(max_length=16, choices=GroupBy.choices, null=True)
     cooldown_seconds = models.PositiveIntegerField(default=0)
+    destinations = ArrayField(models.UUIDField(), default=list, blank=True)
     enabled = models.BooleanField(default=True)
     created_by = models.CharField(max_length=255)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -108,3 +112,40 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id}: {self.rule_name} at {self.window_end}"
+
+
+class AlertDelivery(models.Model):
+    """One fired alert to one destination of its rule: an outbox row, written
+    with the alert in the drain's transaction (never lost once the alert
+    exists), sent and retried by alerts/delivery.py. `next_attempt_at` is
+    also the claim: a worker moves it a lease ahead before it sends."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.DO_NOTHING, related_name="+")
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
+    destination = models.ForeignKey(
+        "destinations.Destination", on_delete=models.CASCADE, related_name="+"
+    )
+    state = models.CharField(
+        max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    delivered_at = models.DateTimeField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "alerts_delivery"
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "destination"], name="alerts_delivery_once")
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "next_attempt_at"],
+                name="alerts_delivery_due",
+                condition=models.Q(state="pending"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} -> {self.destination_id}: {self.state}"

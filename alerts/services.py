@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Func, Value
 from django.utils import timezone
 
-from auditlog_project.errors import Conflict
+from auditlog_project.errors import Conflict, Invalid, Message
+from destinations.models import Destination
 from logs.audit import Origin, record_admin
 from tenants.models import Tenant
 
@@ -22,7 +24,9 @@ RESOURCE_ALERT = "alert"
 def _rule_fields(data: dict[str, Any]) -> dict[str, Any]:
     """Validated API data (RuleSerializer, possibly partial) as model fields."""
     fields: dict[str, Any] = {
-        k: data[k] for k in ("name", "filters", "cooldown_seconds", "enabled") if k in data
+        k: data[k]
+        for k in ("name", "filters", "cooldown_seconds", "destinations", "enabled")
+        if k in data
     }
     if "condition" in data:
         condition = data["condition"]
@@ -35,16 +39,34 @@ def _rule_fields(data: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _checked(tenant_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """`_rule_fields(data)`, its destinations (unique, in order) all the tenant's own."""
+    fields = _rule_fields(data)
+    if "destinations" in fields:
+        wanted = list(dict.fromkeys(fields["destinations"]))
+        found = set(
+            Destination.objects.filter(tenant_id=tenant_id, pk__in=wanted).values_list(
+                "pk", flat=True
+            )
+        )
+        if unknown := [str(d) for d in wanted if d not in found]:
+            text = f"Not a destination of this tenant: {', '.join(unknown)}."
+            raise Invalid({"destinations": [Message(text, "unknown_destination")]})
+        fields["destinations"] = wanted
+    return fields
+
+
 def _audited(rule: AlertRule) -> dict[str, Any]:
     answer = rule_json(rule)
-    return {k: answer[k] for k in ("name", "filters", "condition", "cooldown_seconds", "enabled")}
+    audited = ("name", "filters", "condition", "cooldown_seconds", "destinations", "enabled")
+    return {k: answer[k] for k in audited}
 
 
 @transaction.atomic
 def rule_create(
     *, tenant: Tenant, data: dict[str, Any], username: str, origin: Origin | None = None
 ) -> AlertRule:
-    rule = AlertRule.objects.create(tenant=tenant, created_by=username, **_rule_fields(data))
+    rule = AlertRule.objects.create(tenant=tenant, created_by=username, **_checked(tenant.pk, data))
     record_admin(
         tenant_id=tenant.pk,
         actor=username,
@@ -64,7 +86,7 @@ def rule_update(
     """Apply a partial change. A changed filter or condition applies to events
     handled from now on; what was counted before stays counted."""
     before = _audited(rule)
-    for name, value in _rule_fields(data).items():
+    for name, value in _checked(rule.tenant_id, data).items():
         setattr(rule, name, value)
     rule.save()
     record_admin(
@@ -119,3 +141,11 @@ def alert_ack(*, alert: Alert, username: str, origin: Origin | None = None) -> A
         origin=origin,
     )
     return alert
+
+
+def forget_destination(sender, instance, **kwargs) -> None:
+    """A deleted destination leaves the rules that named it (post_delete of
+    Destination, in the deleting transaction); its pending deliveries go with it."""
+    AlertRule.objects.filter(
+        tenant_id=instance.tenant_id, destinations__contains=[instance.pk]
+    ).update(destinations=Func(F("destinations"), Value(instance.pk), function="array_remove"))

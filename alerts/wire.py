@@ -22,6 +22,7 @@ def rule_json(rule: AlertRule) -> dict[str, Any]:
         "filters": rule.filters,
         "condition": condition_json(rule),
         "cooldown_seconds": rule.cooldown_seconds,
+        "destinations": [str(d) for d in rule.destinations],
         "enabled": rule.enabled,
         "created_by": rule.created_by,
         "created_at": _iso(rule.created_at),

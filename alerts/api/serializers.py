@@ -13,6 +13,7 @@ from ..rules import normalised_filters
 MAX_WINDOW_SECONDS = 7 * 24 * 3600
 MAX_COOLDOWN_SECONDS = 7 * 24 * 3600
 MAX_THRESHOLD = 100_000
+MAX_DESTINATIONS = 10
 
 
 class ConditionSerializer(StrictSerializerMixin, serializers.Serializer):
@@ -78,6 +79,14 @@ class RuleSerializer(StrictSerializerMixin, serializers.Serializer):
         default=0,
         help_text="After firing, the rule stays quiet (per group) for this long, on the "
         "events' timestamps.",
+    )
+    destinations = serializers.ListField(
+        child=serializers.UUIDField(),
+        max_length=MAX_DESTINATIONS,
+        default=list,
+        help_text="Ids of the tenant's destinations (/api/v1/destinations) that receive each "
+        'alert the rule fires: a signed POST of {"alerts": [alert]}, with the log '
+        "streams' signature headers, retried with backoff.",
     )
     enabled = serializers.BooleanField(default=True)
 

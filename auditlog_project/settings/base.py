@@ -330,6 +330,12 @@ CELERY_BEAT_SCHEDULE["destinations-sweep"] = {
     "task": "destinations.sweep",
     "schedule": DESTINATIONS_SWEEP_SECONDS,
 }
+# Fired alerts to the rules' destinations (alerts/delivery.py): the same retry,
+# attempt and timeout settings; the sweep re-queues what is due.
+CELERY_BEAT_SCHEDULE["alerts-deliver-sweep"] = {
+    "task": "alerts.deliver_sweep",
+    "schedule": DESTINATIONS_SWEEP_SECONDS,
+}
 # Planner statistics of the hot partition (logs/planner.py): ANALYZE today's
 # partition when this many rows changed since its last ANALYZE (or 10 %).
 EVENTS_ANALYZE_SECONDS = env_float("EVENTS_ANALYZE_SECONDS", 120.0, minimum=1.0)
