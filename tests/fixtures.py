@@ -86,11 +86,37 @@ def parties(db) -> Parties:
 
 
 @pytest.fixture(scope="session")
-def sqs_queues() -> dict[str, str]:
-    """The real queues on the local SQS endpoint, created once per session."""
+def _created_queues() -> dict[str, str]:
     from auditlog_project.queues import ensure_queues
 
     return ensure_queues()
+
+
+@pytest.fixture
+def sqs_queues(_created_queues) -> dict[str, str]:
+    """The real queues on the local SQS endpoint (created once per session),
+    emptied before each test that asks for them.
+
+    Earlier tests leave messages behind (announcements, cleanup jobs and
+    deliveries that the fuzzing and the API tests queue, duplicates sent on
+    purpose); a worker started by this test would first work through all of
+    them, and once kept a 3-second test waiting past its 60-90 s deadline.
+    Messages held in flight or delayed cannot be taken; they come back later.
+    """
+    from auditlog_project.queues import sqs_client
+
+    client = sqs_client()
+    for url in _created_queues.values():  # PurgeQueue is once a minute: receive and delete
+        while True:
+            found = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+            messages = found.get("Messages", [])
+            if not messages:
+                break
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+            ]
+            client.delete_message_batch(QueueUrl=url, Entries=entries)
+    return _created_queues
 
 
 # The role matrix columns: every kind of caller, in this order.

@@ -26,6 +26,8 @@ from django.db import connections
 from scripts import servers
 
 ROOT = Path(__file__).resolve().parent.parent
+# The workers' SQS long poll (SQS_WAIT_TIME_SECONDS): short, see celery_worker().
+WORKER_WAIT_SECONDS = 1
 
 
 def free_port() -> int:
@@ -68,6 +70,7 @@ def base_env() -> dict[str, str]:
         # empty: a place a killed server never gave back stays in its session.
         RATE_LIMIT_KEY_PREFIX=settings.RATE_LIMIT_KEY_PREFIX,
         PYTHONUNBUFFERED="1",
+        SQS_WAIT_TIME_SECONDS=str(WORKER_WAIT_SECONDS),
     )
     return env
 
@@ -198,11 +201,24 @@ def served(env: dict[str, str], *, web_workers: int = 2, export_workers: int = 2
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+@contextmanager
 def celery_worker(env: dict[str, str]):
+    """A Celery worker on the test queue, for the block.
+
+    When it is stopped (or killed) while its receive is long-polling, the SQS
+    endpoint may still hand that receive a message, which then nobody runs
+    until the visibility timeout: a message the test sends next would vanish.
+    So the block ends only once such a receive is over (SQS_WAIT_TIME_SECONDS,
+    1 s for the tests' workers).
+    """
     args = [sys.executable, "-m", "celery", "-A", "auditlog_project", "worker"]
     args += ["--pool", "solo", "--queues", "default", "--loglevel", "INFO"]
     args += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-    return running(args, env, "celery-worker")
+    try:
+        with running(args, env, "celery-worker") as proc:
+            yield proc
+    finally:
+        time.sleep(float(env.get("SQS_WAIT_TIME_SECONDS", WORKER_WAIT_SECONDS)) + 0.5)
 
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))

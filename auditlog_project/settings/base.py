@@ -158,6 +158,10 @@ SQS_DEFAULT_QUEUE = "default"
 SQS_DEAD_LETTER_SUFFIX = "-dlq"
 SQS_MAX_RECEIVE_COUNT = env_int("SQS_MAX_RECEIVE_COUNT", 5, minimum=1)
 SQS_VISIBILITY_TIMEOUT = env_int("SQS_VISIBILITY_TIMEOUT", 3600, minimum=30)
+# Long polling: a worker's receive waits this long for a message. A receive that
+# is still waiting when its worker dies can take a message nobody then runs
+# until SQS_VISIBILITY_TIMEOUT; the tests' workers use 1 s (tests/processes.py).
+SQS_WAIT_TIME_SECONDS = min(20, env_int("SQS_WAIT_TIME_SECONDS", 10, minimum=0))  # SQS: <= 20
 # S3 (archive and backups) and KMS (tenant data keys): the local moto server
 # answers both on the SQS endpoint, so they default to it (auditlog_project/aws.py).
 S3_ENDPOINT_URL = http_url("S3_ENDPOINT_URL", SQS_ENDPOINT_URL)
@@ -228,7 +232,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "queue_name_prefix": SQS_QUEUE_PREFIX,
     "visibility_timeout": SQS_VISIBILITY_TIMEOUT,
     "polling_interval": 1,
-    "wait_time_seconds": 10,
+    "wait_time_seconds": SQS_WAIT_TIME_SECONDS,
     "is_secure": not SQS_ENDPOINT_URL.startswith("http://"),
 }
 CELERY_TASK_DEFAULT_QUEUE = SQS_DEFAULT_QUEUE
