@@ -85,6 +85,12 @@ class Event(models.Model):
                 name="logs_event_tenant_request",
                 condition=models.Q(request_id__isnull=False),
             ),
+            # The correlation timeline by session (GET /api/v1/logs/correlation).
+            models.Index(
+                fields=["tenant", "session_id"],
+                name="logs_event_tenant_session",
+                condition=models.Q(session_id__isnull=False),
+            ),
             # Most events are INFO: an index of the rest stays small, and the planner
             # proves `severity IN ('ERROR', ...)` implies the predicate.
             models.Index(

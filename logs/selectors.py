@@ -61,6 +61,21 @@ def event_list(*, scope: QuerySet[Event], params: Mapping[str, str]) -> Page:
     return found
 
 
+def event_correlation(
+    *, scope: QuerySet[Event], field: str, value: str, limit: int
+) -> tuple[list[dict], bool]:
+    """The events in scope whose `field` (request_id or session_id) is `value`,
+    oldest first, at most `limit`; and whether there were more. Both fields
+    have a partial index led by the tenant (logs_event_tenant_request,
+    logs_event_tenant_session)."""
+    events = scope.filter(**{field: value}).order_by("timestamp", "id").values(*EVENT_FIELDS)
+    rows = list(events[: limit + 1])
+    truncated = len(rows) > limit
+    rows = rows[:limit]
+    open_rows(rows)
+    return rows, truncated
+
+
 def event_get(*, scope: QuerySet[Event], event_id: UUID) -> dict | None:
     """The event with this id in scope, or None (not found and not visible alike).
 

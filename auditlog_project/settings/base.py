@@ -583,6 +583,8 @@ STREAM_AUTH_TIMEOUT = env_float("STREAM_AUTH_TIMEOUT", 5.0, minimum=0.05)
 # the bounds the client is sent a list-API query instead (see docs).
 STREAM_RESUME_OVERLAP = env_float("STREAM_RESUME_OVERLAP", 30.0, minimum=0.0)
 STREAM_REPLAY_MAX_EVENTS = env_int("STREAM_REPLAY_MAX_EVENTS", 1000, minimum=1)
+# GET /api/v1/logs/correlation lists at most this many events of one request or session.
+CORRELATION_MAX_EVENTS = env_int("CORRELATION_MAX_EVENTS", 1000, minimum=1)
 STREAM_REPLAY_MAX_AGE = env_int("STREAM_REPLAY_MAX_AGE", 3600, minimum=1)
 # Concurrent subscriptions (4429 beyond): slots in Redis, refreshed by the
 # heartbeat and expiring after three missed beats if a process dies.

@@ -8,5 +8,6 @@ urlpatterns = [
     path("logs/bulk", views.EventBulkCreateView.as_view(), name="logs-bulk"),
     path("logs/export", EventExportView.as_view(), name="logs-export"),
     path("logs/stats", EventStatsView.as_view(), name="logs-stats"),
+    path("logs/correlation", views.EventCorrelationView.as_view(), name="logs-correlation"),
     path("logs/<uuid:event_id>", views.EventDetailView.as_view(), name="logs-detail"),
 ]

@@ -34,6 +34,7 @@ from ..wire import event_json
 from .serializers import (
     BulkCreateSerializer,
     BulkResultSerializer,
+    CorrelationSerializer,
     EventCreateSerializer,
     EventPageSerializer,
     EventSerializer,
@@ -215,6 +216,66 @@ class EventDetailView(TenantScopedAPIView):
             resource_id=str(event_id),
         )
         return Response(event_json(row))
+
+
+CORRELATION_FIELDS = ("request_id", "session_id")
+
+
+class EventCorrelationView(TenantScopedAPIView):
+    tenant_operations = {"GET": Operation.READ_EVENTS}
+    scoped_model = Event
+
+    @extend_schema(
+        operation_id="logs_correlation",
+        summary="Every event of one request or session",
+        description="The events whose `request_id` (or `session_id`) is the value given, "
+        "oldest first, as a timeline: at most CORRELATION_MAX_EVENTS (default 1000; "
+        "`truncated` says when there were more), with the first and last timestamps "
+        "and the actors. Exactly one of the two parameters. The `user` role sees only "
+        "its own events. Recorded as a SEARCH access event.",
+        parameters=TENANT_PARAMETERS
+        + [OpenApiParameter(name, str, description="At most 255 characters.")
+           for name in CORRELATION_FIELDS],
+        responses={200: CorrelationSerializer, **problem_responses(400, 401, 403)},
+    )  # fmt: skip
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        unknown = sorted(set(params) - {"tenant_id", *CORRELATION_FIELDS})
+        if unknown:
+            raise exceptions.ValidationError({name: ["Unknown parameter."] for name in unknown})
+        given = [(name, params[name]) for name in CORRELATION_FIELDS if params.get(name)]
+        if len(given) != 1:
+            message = "Give exactly one of request_id and session_id."
+            raise exceptions.ValidationError({"request_id": [message]})
+        [(field, value)] = given
+        if len(value) > 255:
+            raise exceptions.ValidationError({field: ["At most 255 characters."]})
+        rows, truncated = selectors.event_correlation(
+            scope=self.get_queryset(),
+            field=field,
+            value=value,
+            limit=settings.CORRELATION_MAX_EVENTS,
+        )
+        audit.record_read(
+            access=self.access,
+            request=request,
+            action=audit.AccessAction.SEARCH,
+            params=params,
+            result_count=len(rows),
+            details={"correlation": field, "truncated": truncated},
+        )
+        events = [event_json(row) for row in rows]
+        return Response(
+            {
+                "field": field,
+                "value": value,
+                "events": events,
+                "first": events[0]["timestamp"] if events else None,
+                "last": events[-1]["timestamp"] if events else None,
+                "actors": sorted({e["user_id"] for e in events if e["user_id"]}),
+                "truncated": truncated,
+            }
+        )
 
 
 def _page_details(params) -> dict:

@@ -43,6 +43,13 @@ MATRIX = [
         None,
         [200, 200, 200, 200, 403, 403, 401],
     ),
+    (
+        "correlation",
+        "get",
+        "/api/v1/logs/correlation?tenant_id=tenant-a&request_id=matrix",
+        None,
+        [200, 200, 200, 200, 403, 403, 401],
+    ),
 ]
 
 CASES = matrix_cases(MATRIX)

@@ -1,0 +1,36 @@
+"""Index events by (tenant, session_id) where a session is given: the
+correlation timeline (GET /api/v1/logs/correlation?session_id=) reads one
+session's events without scanning the tenant's history. Partial, like the
+request_id index: events without a session pay nothing at insert.
+
+Plain SQL on the partitioned parent (it cascades to every partition, and to
+future ones), with the model state's index declared beside it.
+"""
+
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("logs", "0008_drop_partition")]
+
+    operations = [
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.RunSQL(
+                    "CREATE INDEX IF NOT EXISTS logs_event_tenant_session "
+                    "ON logs_event (tenant_id, session_id) WHERE session_id IS NOT NULL",
+                    "DROP INDEX IF EXISTS logs_event_tenant_session",
+                )
+            ],
+            state_operations=[
+                migrations.AddIndex(
+                    model_name="event",
+                    index=models.Index(
+                        condition=models.Q(session_id__isnull=False),
+                        fields=["tenant", "session_id"],
+                        name="logs_event_tenant_session",
+                    ),
+                )
+            ],
+        )
+    ]
