@@ -37,10 +37,9 @@ diff -q docs/openapi.yaml "$RUN_DIR/openapi.yaml" >/dev/null || {
 echo "== pytest"
 set +e
 # A local moto server on SQS_ENDPOINT_URL is a session fixture (tests/conftest.py).
-# Stopgap (2026-12-01): a failing test is run up to twice more, and reported
-# as rerun. Some tests with real workers and servers failed inside the full
-# suite but passed alone (docs/testing.md, "Reruns"); remove once found.
-.venv/bin/pytest --cov --cov-report=term --reruns 2 --reruns-delay 1 "$@"
+# No reruns: a test that fails only inside the full suite is a bug to find
+# (docs/testing.md, "Tests that failed only in the full suite").
+.venv/bin/pytest --cov --cov-report=term "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
