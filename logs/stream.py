@@ -81,34 +81,48 @@ def user_group(user_id: object) -> str:
     return f"user.{user_id}"
 
 
+# Sends of one process in flight at once: under the channel layer's pool of
+# 100 Redis connections (redis-py's default), past which a send fails with
+# MaxConnectionsError; the rest wait their turn, in order.
+MAX_SENDS_IN_FLIGHT = 32
+
+
 class _Publisher:
     """Sends channel-layer messages from sync code without blocking it.
 
     One event loop per process runs in a daemon thread and keeps the Redis
     connection pool alive; `send` only schedules the coroutine there (a few
     microseconds), so a request does not wait for Redis, and messages leave in
-    the order they were scheduled. Created lazily, and again after a fork.
+    the order they were scheduled, at most MAX_SENDS_IN_FLIGHT at a time (a
+    burst of commits queues instead of failing). Created lazily, and again
+    after a fork.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots: asyncio.Semaphore | None = None  # made in the loop's thread
         self._pid = 0
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
                 self._loop = asyncio.new_event_loop()
+                self._slots = None
                 self._pid = os.getpid()
                 threading.Thread(
                     target=self._loop.run_forever, name="stream-publisher", daemon=True
                 ).start()
             return self._loop
 
+    async def _send(self, group: str, message: dict) -> None:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(MAX_SENDS_IN_FLIGHT)
+        async with self._slots:
+            await get_channel_layer().group_send(group, message)
+
     def send(self, group: str, message: dict) -> Future:
-        future = asyncio.run_coroutine_threadsafe(
-            get_channel_layer().group_send(group, message), self._running_loop()
-        )
+        future = asyncio.run_coroutine_threadsafe(self._send(group, message), self._running_loop())
         future.add_done_callback(_log_failure)
         return future
 
