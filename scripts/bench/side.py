@@ -35,7 +35,11 @@ def scripts(events: int) -> dict[str, tuple[str, list[str], dict[str, str]]]:
         ),
         "retention": ("chunked delete and partition drop", ["--events", str(events)], {}),
         "backup": ("backup and restore (recovery time)", ["--events", str(events)], {}),
-        "pipeline": ("announce cost, drain throughput, end-to-end lag", [], {}),
+        "pipeline": (
+            "announce cost, drain throughput, end-to-end lag at a sustained 1,000 events/s",
+            ["--rate", "1000", "--seconds", "60", "--batch", "10", "--writers", "4"],
+            {},
+        ),
         "planner": ("a tenant new today, before and after ANALYZE", ["--events", str(events)], {}),
         "crypto_micro": ("encryption: seal, open and export cells per event", [], test),
     }
