@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -103,20 +104,30 @@ def sqs_queues(_created_queues) -> dict[str, str]:
     them, and once kept a 3-second test waiting past its 60-90 s deadline.
     Messages held in flight or delayed cannot be taken; they come back later.
     """
-    from auditlog_project.queues import sqs_client
+    for url in _created_queues.values():
+        empty_queue(url)
+    return _created_queues
+
+
+def empty_queue(url: str | None = None) -> int:
+    """Receive and delete every message waiting on the queue at `url` (the main
+    queue by default); how many. PurgeQueue would be once a minute only."""
+    from auditlog_project.queues import queue_name, sqs_client
 
     client = sqs_client()
-    for url in _created_queues.values():  # PurgeQueue is once a minute: receive and delete
-        while True:
-            found = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
-            messages = found.get("Messages", [])
-            if not messages:
-                break
-            entries = [
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
-            ]
-            client.delete_message_batch(QueueUrl=url, Entries=entries)
-    return _created_queues
+    if url is None:
+        url = client.get_queue_url(QueueName=queue_name(settings.SQS_DEFAULT_QUEUE))["QueueUrl"]
+    dropped = 0
+    while True:
+        found = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        messages = found.get("Messages", [])
+        if not messages:
+            return dropped
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
+        ]
+        client.delete_message_batch(QueueUrl=url, Entries=entries)
+        dropped += len(messages)
 
 
 # The role matrix columns: every kind of caller, in this order.

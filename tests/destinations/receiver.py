@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)  # answered in order, then `default`
     default: int = 200
+    hold_first: float = 0.0  # seconds the first request waits before its answer
 
     def event_ids(self) -> list[str]:
         return [i for request in self.requests for i in request.event_ids]
@@ -47,6 +49,8 @@ def running_receiver(path: str = "/hook") -> Iterator[Receiver]:
             with lock:
                 receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
                 status = receiver.statuses.pop(0) if receiver.statuses else receiver.default
+                hold = receiver.hold_first if len(receiver.requests) == 1 else 0.0
+            time.sleep(hold)  # the sender is mid-POST meanwhile (a test may kill it)
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()

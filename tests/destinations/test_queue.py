@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +20,8 @@ from tenants.scoping import activate
 from tests.destinations.helpers import as_tenant, deliver, drain, ingest, state
 from tests.destinations.receiver import running_receiver
 from tests.destinations.test_delivery import register
-from tests.pipeline.test_workers import _purge, wait_for
+from tests.fixtures import empty_queue
+from tests.pipeline.test_workers import wait_for
 from tests.processes import celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -126,7 +129,7 @@ def test_real_workers_deliver_from_ingest_to_the_receiver(relaxed, test_env, sqs
         "DESTINATIONS_REQUIRE_HTTPS": "false",
         "DESTINATIONS_RETRY_SECONDS": "0.5",
     }
-    _purge()
+    empty_queue()
     with running_receiver() as receiver:
         receiver.statuses = [500]  # the first POST fails: a retry through SQS follows
         with as_tenant("tenant-a"):
@@ -146,3 +149,51 @@ def test_real_workers_deliver_from_ingest_to_the_receiver(relaxed, test_env, sqs
         assert delivered[len(failed) :] == ids  # after the failed POST: all, in order, once
         destination = state(created.destination.pk)
         assert destination.delivered_events == 12 and destination.failures == 0
+
+
+def test_a_worker_killed_mid_post_loses_nothing_and_the_batch_is_sent_again(
+    relaxed, test_env, sqs_queues
+):
+    """SIGKILL while the receiver holds the first POST: the cursor has not moved,
+    the dead worker's advisory lock goes with its connection, and the sweep's
+    next worker sends that batch again, then the rest, in order."""
+    Tenant.objects.create(id="tenant-a", name="A")
+    env = {
+        **test_env,
+        "PIPELINE_CONSUMERS": "destinations.queueing.CONSUMER",
+        "DESTINATIONS_ALLOW_PRIVATE": "true",
+        "DESTINATIONS_REQUIRE_HTTPS": "false",
+        "DESTINATIONS_TIMEOUT_SECONDS": "30",
+    }
+    with running_receiver() as receiver:
+        receiver.hold_first = 20
+        with as_tenant("tenant-a"):
+            created = services.destination_create(
+                tenant=Tenant.objects.get(id="tenant-a"),
+                name="siem",
+                url=receiver.url,
+                secret="a-secret-of-some-length",
+                actor="alice",
+            )
+        with celery_worker(env) as worker:
+            ids = [i for _ in range(3) for i in ingest("tenant-a", 4)]
+            announce.flush()
+            wait_for(lambda: len(receiver.requests) >= 1, 60)  # mid-POST, held
+            os.killpg(worker.pid, signal.SIGKILL)  # no answer read, no cursor moved
+            worker.wait()
+        held = receiver.requests[0].event_ids
+        assert held == ids[: len(held)]
+        assert state(created.destination.pk).cursor == 0
+        assert selectors_due("tenant-a")  # the cursor is behind: the sweep finds it
+        with celery_worker(env):
+            tasks.sweep.delay()  # what beat sends every DESTINATIONS_SWEEP_SECONDS
+            wait_for(lambda: receiver.event_ids()[len(held) :] == ids, 90)
+        assert receiver.event_ids()[len(held) :] == ids  # the held batch again, then the rest
+        destination = state(created.destination.pk)
+        assert destination.delivered_events == 12
+        assert destination.cursor == destination.last_seq
+
+
+def selectors_due(tenant_id: str) -> bool:
+    with as_tenant(tenant_id):
+        return selectors.due_destinations(tenant_id).exists()

@@ -15,16 +15,14 @@ import time
 import uuid
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from redis import Redis
 
-from auditlog_project.aws import sqs_client
-from auditlog_project.queues import queue_name
 from pipeline import announce
 from pipeline.selectors import consumer_lags
 from pipeline.tasks import drain, sweep
 from tenants.models import Tenant
+from tests.fixtures import empty_queue
 from tests.pipeline.test_drain_helpers import ingest_in_test_transaction
 from tests.processes import celery_worker
 
@@ -41,24 +39,9 @@ def ledger(settings, test_env, sqs_queues):
     redis = Redis.from_url(settings.REDIS_URL)
     for tenant in ("tenant-a", "tenant-b"):
         Tenant.objects.create(id=tenant, name=tenant)
-    _purge()
+    empty_queue()
     yield env, key, redis
     redis.delete(key, f"{key}:started")
-
-
-def _purge() -> int:
-    """Drop every message waiting on the main queue (received and deleted); how many."""
-    client = sqs_client()
-    url = client.get_queue_url(QueueName=queue_name(settings.SQS_DEFAULT_QUEUE))["QueueUrl"]
-    dropped = 0
-    while True:
-        found = client.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-        messages = found.get("Messages", [])
-        if not messages:
-            return dropped
-        for message in messages:
-            client.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        dropped += len(messages)
 
 
 def concurrent_ingest(threads: int = 4, requests: int = 6, size: int = 15) -> list[str]:
@@ -131,14 +114,14 @@ def test_a_worker_killed_mid_batch_loses_nothing(ledger):
 def test_dropped_and_duplicated_messages_change_nothing(ledger):
     env, key, redis = ledger
     ids = concurrent_ingest(threads=2, requests=3, size=10)
-    assert _purge() >= 1  # every announcement dropped
+    assert empty_queue() >= 1  # every announcement dropped
     assert pending_events() == len(ids)
     for _ in range(3):  # a message delivered three times
         drain.delay(tenant_id="tenant-a", kind="insert", events=10)
     with celery_worker(env):
         wait_for(lambda: pending_events() == 0)
         more = concurrent_ingest(threads=1, requests=2, size=5)
-        _purge()  # dropped again: only the sweep is left to find them
+        empty_queue()  # dropped again: only the sweep is left to find them
         sweep.delay()
         wait_for(lambda: pending_events() == 0)
     counts = delivered(redis, key)
