@@ -7,17 +7,19 @@ or not at all) and, after COMMIT, queues `alerts.deliver` for the tenant; the
 scheduled sweep (`alerts.deliver_sweep`) catches what a lost message or a
 retry left due.
 
-`deliver_due` claims the tenant's due deliveries (SKIP LOCKED, and moves
-their `next_attempt_at` a lease ahead: a worker that dies mid-POST leaves
-them due again when the lease ends), then sends each outside any
-transaction: `{"alerts": [alert]}` (alerts/wire.py), with the destination's
+`deliver_due` takes the tenant's due deliveries one at a time, until none is
+due or DESTINATIONS_DELIVER_SECONDS have passed: it claims one (SKIP LOCKED,
+and moves its `next_attempt_at` a lease ahead, longer than one POST can take:
+a worker that dies mid-POST leaves it due again when the lease ends), then
+sends it outside any transaction: `{"alerts": [alert]}` (alerts/wire.py), with the destination's
 `X-Auditlog-Timestamp` and `X-Auditlog-Signature` headers
 (destinations/signing.py), through its transport (the SSRF guard checks the
 address at that moment). A 2xx marks it delivered; a failure retries with the
 destinations' backoff, and after DESTINATIONS_MAX_ATTEMPTS failures it is
-failed for good, its last error kept. A parked destination (too many
-failures of its event stream, or paused by an admin) holds its alerts until
-it is active again. Delivery is at least once: the alert's `id` is the
+failed for good, its last error kept. The outcome is recorded only while the
+claim still holds (the row's `next_attempt_at` is still this lease's end). A
+parked destination (too many failures of its event stream, or paused by an
+admin) holds its alerts until it is active again. Delivery is at least once: the alert's `id` is the
 receiver's idempotency key.
 """
 
@@ -25,6 +27,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -47,29 +51,27 @@ from .wire import alert_json
 
 logger = logging.getLogger(__name__)
 
-CLAIM_LIMIT = 50  # deliveries one task sends before it queues itself again
-
 
 @dataclass
 class Outcome:
     delivered: int = 0
     failed: int = 0  # attempts that failed (retried later, or given up)
-    more: bool = False  # claimed a full batch: there may be more due now
+    more: bool = False  # stopped at the time budget with deliveries still due
     retry_in: float | None = None  # the soonest retry of a failed attempt
 
 
 def lease_seconds() -> float:
-    """How long a claim holds: longer than one POST can take."""
+    """How long a claim holds: longer than one POST can take (connect + answer)."""
     return settings.DESTINATIONS_TIMEOUT_SECONDS * 2 + 30
 
 
-def queue_deliveries(rule: AlertRule, alerts: list[Alert]) -> int:
+def queue_deliveries(rule: AlertRule, alerts: list[Alert]) -> None:
     """In the drain's transaction (the tenant active): one delivery per fired
     alert and existing destination of the rule; the task is queued after
     COMMIT. A batch evaluated again fires no alert twice, and the unique
     (alert, destination) keeps a delivery from being written twice."""
     if not rule.destinations or not alerts:
-        return 0
+        return
     existing = list(
         Destination.objects.filter(tenant_id=rule.tenant_id, pk__in=rule.destinations).values_list(
             "pk", flat=True
@@ -84,7 +86,6 @@ def queue_deliveries(rule: AlertRule, alerts: list[Alert]) -> int:
     if rows:
         tenant_id = rule.tenant_id
         transaction.on_commit(lambda: kick(tenant_id))
-    return len(rows)
 
 
 def kick(tenant_id: str, countdown: float | None = None) -> None:
@@ -107,43 +108,67 @@ def due(tenant_id: str):
     ).exclude(destination__state=State.PARKED)
 
 
-def deliver_due(tenant_id: str, *, limit: int = CLAIM_LIMIT) -> Outcome:
-    """Send the tenant's due alert deliveries (up to `limit`)."""
+def sent_before(tenant_id: str, keep_hours: int):
+    """The tenant's deliveries sent more than `keep_hours` ago (the tenant is activated)."""
+    cutoff = timezone.now() - timedelta(hours=keep_hours)
+    return AlertDelivery.objects.filter(
+        tenant_id=tenant_id, state=DeliveryState.DELIVERED, delivered_at__lt=cutoff
+    )
+
+
+def deliver_due(tenant_id: str, *, budget_seconds: float | None = None) -> Outcome:
+    """Send the tenant's due alert deliveries, one claim at a time, until none
+    is due or the budget (DESTINATIONS_DELIVER_SECONDS) is spent."""
+    budget = settings.DESTINATIONS_DELIVER_SECONDS if budget_seconds is None else budget_seconds
+    deadline = time.monotonic() + budget
     outcome = Outcome()
-    claimed = _claim(tenant_id, limit)
-    outcome.more = len(claimed) >= limit
-    for delivery in claimed:
-        error = _send(delivery)
-        if error is None:
-            _record(delivery, state=DeliveryState.DELIVERED, delivered_at=timezone.now())
-            outcome.delivered += 1
-            continue
-        outcome.failed += 1
-        attempts = delivery.attempts + 1
-        if attempts >= settings.DESTINATIONS_MAX_ATTEMPTS:
-            _record(delivery, attempts=attempts, last_error=error, state=DeliveryState.FAILED)
-            continue
-        wait = backoff_seconds(attempts)
-        later = timezone.now() + timedelta(seconds=wait)
-        _record(delivery, attempts=attempts, last_error=error, next_attempt_at=later)
-        outcome.retry_in = wait if outcome.retry_in is None else min(outcome.retry_in, wait)
+    tried: set[int] = set()  # once per call, even with a retry delay of 0
+    while (delivery := _claim(tenant_id, tried)) is not None:
+        tried.add(delivery.pk)
+        _attempt(delivery, outcome)
+        if time.monotonic() > deadline:
+            outcome.more = True
+            break
     return outcome
 
 
-def _claim(tenant_id: str, limit: int) -> list[AlertDelivery]:
+def _attempt(delivery: AlertDelivery, outcome: Outcome) -> None:
+    error = _send(delivery)
+    if error is None:
+        _record(delivery, state=DeliveryState.DELIVERED, delivered_at=timezone.now())
+        outcome.delivered += 1
+        return
+    outcome.failed += 1
+    attempts = delivery.attempts + 1
+    if attempts >= settings.DESTINATIONS_MAX_ATTEMPTS:
+        _record(delivery, attempts=attempts, last_error=error, state=DeliveryState.FAILED)
+        return
+    wait = backoff_seconds(attempts)
+    later = timezone.now() + timedelta(seconds=wait)
+    _record(delivery, attempts=attempts, last_error=error, next_attempt_at=later)
+    outcome.retry_in = wait if outcome.retry_in is None else min(outcome.retry_in, wait)
+
+
+def _claim(tenant_id: str, tried: Collection[int] = ()) -> AlertDelivery | None:
+    """The oldest due delivery, leased to this worker (its `next_attempt_at`
+    set to the lease's end); None when nothing is due."""
     with transaction.atomic():
         activate(tenant_id)
-        claimed = list(
+        delivery = (
             due(tenant_id)
+            .exclude(pk__in=tried)
             .select_related("alert", "destination")
             .select_for_update(skip_locked=True, of=("self",))
-            .order_by("next_attempt_at", "id")[:limit]
+            .order_by("next_attempt_at", "id")
+            .first()
         )
-        lease_end = timezone.now() + timedelta(seconds=lease_seconds())
-        AlertDelivery.objects.filter(pk__in=[d.pk for d in claimed]).update(
-            next_attempt_at=lease_end
+        if delivery is None:
+            return None
+        delivery.next_attempt_at = timezone.now() + timedelta(seconds=lease_seconds())
+        AlertDelivery.objects.filter(pk=delivery.pk).update(
+            next_attempt_at=delivery.next_attempt_at
         )
-    return claimed
+    return delivery
 
 
 def encode_body(alert: Alert) -> bytes:
@@ -165,7 +190,12 @@ def _send(delivery: AlertDelivery) -> str | None:
     return None
 
 
-def _record(delivery: AlertDelivery, **changes) -> None:
+def _record(delivery: AlertDelivery, **changes) -> bool:
+    """Write the attempt's outcome while the claim holds; False if the lease
+    ended and another worker took the delivery meanwhile (its outcome counts)."""
     with transaction.atomic():
         activate(delivery.tenant_id)
-        AlertDelivery.objects.filter(pk=delivery.pk).update(**changes)
+        held = AlertDelivery.objects.filter(
+            pk=delivery.pk, state=DeliveryState.PENDING, next_attempt_at=delivery.next_attempt_at
+        )
+        return held.update(**changes) == 1

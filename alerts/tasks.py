@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 
 from tenants.models import Tenant
@@ -33,14 +34,17 @@ def deliver(tenant_id: str) -> dict:
 @shared_task(name="alerts.deliver_sweep")
 def deliver_sweep() -> dict:
     """Scheduled by beat: queue `alerts.deliver` for every tenant with a due
-    delivery (a lost message, a retry past 15 minutes, an un-parked destination).
-    Tenant by tenant: the table is under row-level security."""
+    delivery (a lost message, a retry past 15 minutes, an un-parked destination),
+    and delete deliveries sent more than DESTINATIONS_KEEP_HOURS ago (failed
+    ones stay). Tenant by tenant: the table is under row-level security."""
     tenants = []
+    pruned = 0
     for tenant_id in Tenant.objects.order_by("id").values_list("id", flat=True):
         with transaction.atomic():
             activate(tenant_id)
             if delivery.due(tenant_id).exists():
                 tenants.append(tenant_id)
+            pruned += delivery.sent_before(tenant_id, settings.DESTINATIONS_KEEP_HOURS).delete()[0]
     for tenant_id in tenants:
         delivery.kick(tenant_id)
-    return {"tenants": len(tenants)}
+    return {"tenants": len(tenants), "pruned": pruned}

@@ -87,7 +87,7 @@ class Event(models.Model):
             ),
             # The correlation timeline by session (GET /api/v1/logs/correlation).
             models.Index(
-                fields=["tenant", "session_id"],
+                fields=["tenant", "session_id", "timestamp", "id"],
                 name="logs_event_tenant_session",
                 condition=models.Q(session_id__isnull=False),
             ),

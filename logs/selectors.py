@@ -65,10 +65,12 @@ def event_correlation(
     *, scope: QuerySet[Event], field: str, value: str, limit: int
 ) -> tuple[list[dict], bool]:
     """The events in scope whose `field` (request_id or session_id) is `value`,
-    oldest first, at most `limit`; and whether there were more. Both fields
-    have a partial index led by the tenant (logs_event_tenant_request,
+    oldest first, at most `limit`; and whether there were more. The value is
+    checked as the list's filter of that name checks it (Invalid names it).
+    Both fields have a partial index led by the tenant (logs_event_tenant_request,
     logs_event_tenant_session)."""
-    events = scope.filter(**{field: value}).order_by("timestamp", "id").values(*EVENT_FIELDS)
+    matching = event_filter(scope=scope, params={field: value})
+    events = matching.order_by("timestamp", "id").values(*EVENT_FIELDS)
     rows = list(events[: limit + 1])
     truncated = len(rows) > limit
     rows = rows[:limit]

@@ -92,9 +92,10 @@ class _Publisher:
 
     One event loop per process runs in a daemon thread and keeps the Redis
     connection pool alive; `send` only schedules the coroutine there (a few
-    microseconds), so a request does not wait for Redis, and messages leave in
+    microseconds), so a request does not wait for Redis, and sends start in
     the order they were scheduled, at most MAX_SENDS_IN_FLIGHT at a time (a
-    burst of commits queues instead of failing). Created lazily, and again
+    burst of commits queues instead of failing; sends in flight together may
+    reach Redis in either order, which `flush` allows for). Created lazily, and again
     after a fork.
     """
 

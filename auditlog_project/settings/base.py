@@ -161,7 +161,9 @@ SQS_VISIBILITY_TIMEOUT = env_int("SQS_VISIBILITY_TIMEOUT", 3600, minimum=30)
 # Long polling: a worker's receive waits this long for a message. A receive that
 # is still waiting when its worker dies can take a message nobody then runs
 # until SQS_VISIBILITY_TIMEOUT; the tests' workers use 1 s (tests/processes.py).
-SQS_WAIT_TIME_SECONDS = min(20, env_int("SQS_WAIT_TIME_SECONDS", 10, minimum=0))  # SQS: <= 20
+SQS_WAIT_TIME_SECONDS = env_int("SQS_WAIT_TIME_SECONDS", 10, minimum=0)
+if SQS_WAIT_TIME_SECONDS > 20:  # the most SQS allows
+    raise ConfigError(f"SQS_WAIT_TIME_SECONDS must be at most 20, got {SQS_WAIT_TIME_SECONDS}")
 # S3 (archive and backups) and KMS (tenant data keys): the local moto server
 # answers both on the SQS endpoint, so they default to it (auditlog_project/aws.py).
 S3_ENDPOINT_URL = http_url("S3_ENDPOINT_URL", SQS_ENDPOINT_URL)

@@ -126,10 +126,15 @@ class CorrelationSerializer(serializers.Serializer):
     field = serializers.ChoiceField(choices=["request_id", "session_id"])
     value = serializers.CharField()
     events = EventSerializer(many=True, help_text="Oldest first.")
-    first = serializers.DateTimeField(allow_null=True, help_text="The first event's timestamp.")
-    last = serializers.DateTimeField(allow_null=True, help_text="The last event's timestamp.")
+    first = serializers.DateTimeField(
+        allow_null=True, help_text="The first listed event's timestamp."
+    )
+    last = serializers.DateTimeField(
+        allow_null=True, help_text="The last listed event's timestamp."
+    )
     actors = serializers.ListField(
-        child=serializers.CharField(), help_text="The events' distinct user_id values, sorted."
+        child=serializers.CharField(),
+        help_text="The listed events' distinct user_id values, sorted.",
     )
     truncated = serializers.BooleanField(
         help_text="More than CORRELATION_MAX_EVENTS matched: only the oldest are listed."

@@ -11,7 +11,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from alerts import delivery
@@ -100,7 +100,7 @@ def test_each_fired_alert_reaches_each_destination_once_signed(parties, relaxed,
     assert deliveries("tenant-b") == []
 
 
-def test_a_batch_evaluated_again_queues_no_second_delivery(parties, relaxed, receiver):
+def test_a_delivery_written_again_is_kept_once(parties, relaxed, receiver):
     pager = register(parties, "tenant-a", receiver.url)
     create_rule(parties, "tenant-a", any_failed_login(pager["id"]))
     failed_logins(parties, "tenant-a", 0)
@@ -109,7 +109,7 @@ def test_a_batch_evaluated_again_queues_no_second_delivery(parties, relaxed, rec
     with transaction.atomic():
         activate("tenant-a")
         rule = AlertRule.objects.get()
-        assert delivery.queue_deliveries(rule, [alert]) == 1  # tried again: kept once
+        delivery.queue_deliveries(rule, [alert])  # as a redriven evaluation would
     assert len(deliveries("tenant-a")) == 1
 
 
@@ -166,12 +166,16 @@ def test_a_claim_held_by_a_dead_worker_is_due_again_after_its_lease(parties, rel
     create_rule(parties, "tenant-a", any_failed_login(pager["id"]))
     failed_logins(parties, "tenant-a", 0)
     drain(relaxed)
-    claimed = delivery._claim("tenant-a", 10)  # a worker claims, then dies before sending
-    assert len(claimed) == 1
+    claimed = delivery._claim("tenant-a")  # a worker claims, then stalls or dies
+    assert claimed is not None
     assert delivery.deliver_due("tenant-a").delivered == 0  # leased: nobody else sends it
     _make_due("tenant-a")  # the lease ends
     assert delivery.deliver_due("tenant-a").delivered == 1
     assert len(receiver.requests) == 1
+    # The first worker comes back after its lease: its outcome no longer counts.
+    assert not delivery._record(claimed, state=DeliveryState.FAILED, last_error="late")
+    [row] = deliveries("tenant-a")
+    assert (row.state, row.last_error) == (DeliveryState.DELIVERED, "")
 
 
 def test_a_rule_names_only_its_own_tenants_destinations(parties, relaxed, receiver):
@@ -215,6 +219,39 @@ def test_a_deleted_destination_leaves_its_rules_and_pending_alerts(parties, rela
     answer = client.get(f"/api/v1/alerts/rules/{rule['id']}?tenant_id=tenant-a")
     assert answer.json()["destinations"] == [kept["id"]]
     assert [str(d.destination_id) for d in deliveries("tenant-a")] == [kept["id"]]
+
+
+def test_the_outbox_is_under_row_level_security(parties, relaxed, receiver):
+    pager = register(parties, "tenant-a", receiver.url)
+    create_rule(parties, "tenant-a", any_failed_login(pager["id"]))
+    failed_logins(parties, "tenant-a", 0)
+    drain(relaxed)
+    assert len(deliveries("tenant-a")) == 1
+    assert deliveries("tenant-b") == []  # another tenant activated: nothing
+    with connection.cursor() as cursor:  # no tenant activated: nothing visible
+        cursor.execute("SELECT count(*) FROM alerts_delivery")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_the_sweep_prunes_old_sent_deliveries_and_keeps_the_rest(
+    parties, relaxed, receiver, settings
+):
+    settings.DESTINATIONS_KEEP_HOURS = 1
+    pager = register(parties, "tenant-a", receiver.url)
+    create_rule(parties, "tenant-a", any_failed_login(pager["id"]))
+    failed_logins(parties, "tenant-a", 0, 1, 2)
+    drain(relaxed)
+    assert delivery.deliver_due("tenant-a").delivered == 3
+    rows = deliveries("tenant-a")
+    with transaction.atomic():
+        activate("tenant-a")
+        old = timezone.now() - timedelta(hours=2)
+        AlertDelivery.objects.filter(pk=rows[0].pk).update(delivered_at=old)
+        AlertDelivery.objects.filter(pk=rows[1].pk).update(
+            state=DeliveryState.FAILED, delivered_at=None, created_at=old
+        )
+    assert deliver_sweep()["pruned"] == 1  # delivered long ago; a failed one stays
+    assert [d.pk for d in deliveries("tenant-a")] == [rows[1].pk, rows[2].pk]
 
 
 def _make_due(tenant: str) -> None:

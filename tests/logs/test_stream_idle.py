@@ -81,7 +81,8 @@ class IdleWatch:
 
 @pytest.fixture(scope="session")
 def idle_watch(test_env):
-    """One uvicorn at default stream settings for the whole session, and the watch."""
+    """One uvicorn at default stream settings (but the access re-check, see the
+    module's docstring) for the whole session, and the watch."""
     port = free_port()
     env = {**test_env, "STREAM_ACCESS_RECHECK_SECONDS": str(IDLE_SECONDS * 2)}
     with asgi_server(env, port):
