@@ -190,6 +190,11 @@ def _known_tenant(case) -> None:
         case.query["tenant_id"] = TENANT
     if isinstance(case.query, dict):
         case.query.pop("cursor", None)  # a random cursor is a 400 by design (crafted below)
+        if case.operation.path == "/api/v1/logs/correlation":  # exactly one of the two
+            if case.query.get("request_id"):
+                case.query.pop("session_id", None)
+            elif not case.query.get("session_id"):
+                case.query["request_id"] = "fuzz"
     if isinstance(case.headers, dict):
         case.headers.pop("X-Tenant-ID", None)
     body = case.body
