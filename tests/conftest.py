@@ -132,6 +132,26 @@ def _fresh_rate_limits(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_poisoned_channel_layer():
+    """A test whose in-process stream ends its event loop while a consumer is
+    still receiving leaves the process's channel layer counting that receive,
+    with its receive lock bound to the dead loop: every later in-process stream
+    test then fails ("bound to a different event loop", six in a row in one
+    full run, not reproduced since). That receive state is reset between tests
+    (channels_redis keeps it on the layer: count, lock, loop, buffers)."""
+    yield
+    from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
+
+    layer = channel_layers.backends.get(DEFAULT_CHANNEL_LAYER)
+    if getattr(layer, "receive_count", 0) or getattr(layer, "receive_lock", None) is not None:
+        # A receive outlived its test's loop; no receive can be running between tests.
+        layer.receive_count = 0
+        layer.receive_lock = None
+        layer.receive_event_loop = None
+        layer.receive_buffer.clear()
+
+
+@pytest.fixture(autouse=True)
 def _no_compiled_masking_policy():
     """Tests roll tenants back to masking_version 0 and reuse tenant ids, which
     never happens at run time (versions only grow): forget compiled policies."""
