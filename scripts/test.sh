@@ -39,7 +39,9 @@ set +e
 # A local moto server on SQS_ENDPOINT_URL is a session fixture (tests/conftest.py).
 # Reruns (a safety net, docs/testing.md "Tests that failed only in the full
 # suite"): a failed test runs up to twice more and shows as R. Every R is a bug.
-.venv/bin/pytest --cov --cov-report=term --reruns 2 --reruns-delay 1 "$@"
+# Native tracebacks: once pytest's own source parsing crashed while formatting
+# a failure (SystemError from ast), which ended the whole run.
+.venv/bin/pytest --cov --cov-report=term --reruns 2 --reruns-delay 1 --tb=native "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
