@@ -52,10 +52,14 @@ async def connect(user, query: str = "tenant_id=tenant-a") -> WebsocketCommunica
     return ws
 
 
-async def message(ws) -> dict:
-    """The next message that is not a heartbeat; a close comes back as its code."""
+async def message(ws, timeout: float = 20) -> dict:
+    """The next message that is not a heartbeat; a close comes back as its code.
+
+    Only for a message that must come: a healthy one arrives in milliseconds,
+    and the generous wait rides out a stalled Redis send (at most
+    STREAM_REDIS_SOCKET_TIMEOUT) instead of failing the suite on it."""
     while True:
-        output = await ws.receive_output(timeout=5)
+        output = await ws.receive_output(timeout=timeout)
         if output["type"] == "websocket.close":
             return {"type": "closed", "code": output.get("code")}
         decoded = json.loads(output["text"])
