@@ -20,7 +20,6 @@ from tenants.scoping import activate
 from tests.destinations.helpers import as_tenant, deliver, drain, ingest, state
 from tests.destinations.receiver import running_receiver
 from tests.destinations.test_delivery import register
-from tests.fixtures import empty_queue
 from tests.pipeline.test_workers import wait_for
 from tests.processes import celery_worker
 
@@ -122,24 +121,10 @@ def test_the_sweep_finds_due_destinations_and_prunes_delivered_items(parties, re
 def test_real_workers_deliver_from_ingest_to_the_receiver(relaxed, test_env, sqs_queues):
     """Ingest commits -> SQS -> a worker drains the pipeline -> a worker delivers."""
     Tenant.objects.create(id="tenant-a", name="A")
-    env = {
-        **test_env,
-        "PIPELINE_CONSUMERS": "destinations.queueing.CONSUMER",
-        "DESTINATIONS_ALLOW_PRIVATE": "true",
-        "DESTINATIONS_REQUIRE_HTTPS": "false",
-        "DESTINATIONS_RETRY_SECONDS": "0.5",
-    }
-    empty_queue()
+    env = worker_env(test_env, DESTINATIONS_RETRY_SECONDS="0.5")
     with running_receiver() as receiver:
         receiver.statuses = [500]  # the first POST fails: a retry through SQS follows
-        with as_tenant("tenant-a"):
-            created = services.destination_create(
-                tenant=Tenant.objects.get(id="tenant-a"),
-                name="siem",
-                url=receiver.url,
-                secret="a-secret-of-some-length",
-                actor="alice",
-            )
+        created = siem(receiver.url)
         with celery_worker(env):
             ids = [i for _ in range(3) for i in ingest("tenant-a", 4)]
             announce.flush()
@@ -158,23 +143,10 @@ def test_a_worker_killed_mid_post_loses_nothing_and_the_batch_is_sent_again(
     the dead worker's advisory lock goes with its connection, and the sweep's
     next worker sends that batch again, then the rest, in order."""
     Tenant.objects.create(id="tenant-a", name="A")
-    env = {
-        **test_env,
-        "PIPELINE_CONSUMERS": "destinations.queueing.CONSUMER",
-        "DESTINATIONS_ALLOW_PRIVATE": "true",
-        "DESTINATIONS_REQUIRE_HTTPS": "false",
-        "DESTINATIONS_TIMEOUT_SECONDS": "30",
-    }
+    env = worker_env(test_env, DESTINATIONS_TIMEOUT_SECONDS="30")
     with running_receiver() as receiver:
         receiver.hold_first = 20
-        with as_tenant("tenant-a"):
-            created = services.destination_create(
-                tenant=Tenant.objects.get(id="tenant-a"),
-                name="siem",
-                url=receiver.url,
-                secret="a-secret-of-some-length",
-                actor="alice",
-            )
+        created = siem(receiver.url)
         with celery_worker(env) as worker:
             ids = [i for _ in range(3) for i in ingest("tenant-a", 4)]
             announce.flush()
@@ -197,3 +169,26 @@ def test_a_worker_killed_mid_post_loses_nothing_and_the_batch_is_sent_again(
 def selectors_due(tenant_id: str) -> bool:
     with as_tenant(tenant_id):
         return selectors.due_destinations(tenant_id).exists()
+
+
+def worker_env(test_env: dict, **extra: str) -> dict:
+    """A worker running the destinations consumer, allowed a receiver on 127.0.0.1."""
+    return {
+        **test_env,
+        "PIPELINE_CONSUMERS": "destinations.queueing.CONSUMER",
+        "DESTINATIONS_ALLOW_PRIVATE": "true",
+        "DESTINATIONS_REQUIRE_HTTPS": "false",
+        **extra,
+    }
+
+
+def siem(url: str) -> services.Created:
+    """Tenant A's destination at `url`, registered through the service."""
+    with as_tenant("tenant-a"):
+        return services.destination_create(
+            tenant=Tenant.objects.get(id="tenant-a"),
+            name="siem",
+            url=url,
+            secret="a-secret-of-some-length",
+            actor="alice",
+        )
