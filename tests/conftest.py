@@ -11,6 +11,7 @@ import asyncio
 import os
 import time
 import uuid
+import warnings
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,6 +26,7 @@ from psycopg.pq import TransactionStatus
 from encryption import keyring
 from masking import selectors as masking_selectors
 from scripts import servers
+from tests import channel_layer
 from tests.processes import base_env, running
 
 pytest_plugins = ["tests.fixtures"]
@@ -132,23 +134,19 @@ def _fresh_rate_limits(settings):
 
 
 @pytest.fixture(autouse=True)
-def _no_poisoned_channel_layer():
-    """A test whose in-process stream ends its event loop while a consumer is
-    still receiving leaves the process's channel layer counting that receive,
-    with its receive lock bound to the dead loop: every later in-process stream
-    test then fails ("bound to a different event loop", six in a row in one
-    full run, not reproduced since). That receive state is reset between tests
-    (channels_redis keeps it on the layer: count, lock, loop, buffers)."""
+def _no_poisoned_channel_layer(request):
+    """A receive or cleanup a test's event loop left pending poisons the process's
+    channel layer for every later in-process stream (tests/channel_layer.py):
+    its receive state is reset after each test, with a warning naming the test
+    (shown in pytest's warnings summary) so the cause can be found."""
     yield
-    from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
-
-    layer = channel_layers.backends.get(DEFAULT_CHANNEL_LAYER)
-    if getattr(layer, "receive_count", 0) or getattr(layer, "receive_lock", None) is not None:
-        # A receive outlived its test's loop; no receive can be running between tests.
-        layer.receive_count = 0
-        layer.receive_lock = None
-        layer.receive_event_loop = None
-        layer.receive_buffer.clear()
+    layer = channel_layer.default_layer()
+    left = channel_layer.leftover_receive_state(layer)
+    if left:
+        state = ", ".join(left)
+        message = f"{request.node.nodeid} left channel-layer state ({state}); reset"
+        warnings.warn(message, stacklevel=1)
+        channel_layer.reset_receive_state(layer)
 
 
 @pytest.fixture(autouse=True)
