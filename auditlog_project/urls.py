@@ -1,6 +1,8 @@
-"""Root URLs: health probes, the versioned API, its schema and docs, the admin."""
+"""Root URLs: health probes, the versioned API, its schema and docs, the admin,
+the login, and the dashboard at the site root."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -27,6 +29,17 @@ urlpatterns = [
     path("api/v1/", include("destinations.api.urls")),
     path("api/v1/", include("alerts.api.urls")),
     path("admin/", admin.site.urls),
+    # The browsable API's login and logout (DRF's pages; the login throttle applies).
+    path("api-auth/", include("rest_framework.urls")),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="dashboard/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("dashboard.urls")),
     # Anything else under /api/ is a problem+json 404, whatever DEBUG says.
     re_path(r"^api/", problems.not_found),
 ]

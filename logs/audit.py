@@ -81,13 +81,16 @@ class Origin:
     request_id: str | None = None
 
     @classmethod
-    def from_request(cls, request: Any, *, via: str = "api") -> Origin:
-        """From a Django or DRF request (the client address behind proxies)."""
+    def from_request(cls, request: Any, *, via: str | None = None) -> Origin:
+        """From a Django or DRF request (the client address behind proxies).
+
+        `via` defaults to the request's `audit_via` (the dashboard, which calls
+        the API's views in process, sets it), else `api`."""
         from auditlog_project.ratelimits import client_ip
 
         meta = request.META
         return cls(
-            via=via,
+            via=via or str(getattr(request, "audit_via", "api")),
             ip_address=client_ip(request),
             user_agent=meta.get("HTTP_USER_AGENT"),
             request_id=meta.get("HTTP_X_REQUEST_ID"),

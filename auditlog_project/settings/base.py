@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "jobs",
     "destinations",
     "alerts",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -360,11 +361,20 @@ OPENSEARCH_TIMEOUT = env_float("OPENSEARCH_TIMEOUT", 2.0, minimum=0.1)
 
 # --- API ----------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Bearer tokens for programs; the session of the dashboard's login for a
+    # browser (the browsable API, the dashboard's export links). DRF checks the
+    # CSRF token on every unsafe request a session authenticates.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON first: a client that asks for nothing in particular gets JSON; a
+    # browser (Accept: text/html) gets the browsable API.
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "auditlog_project.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_PARSER_CLASSES": ["auditlog_project.parsers.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "auditlog_project.problems.exception_handler",
@@ -483,6 +493,15 @@ USE_TZ = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# The dashboard's session (the API itself uses bearer tokens): an idle browser
+# is logged out after SESSION_COOKIE_AGE seconds, and at browser close.
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=300)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_COOKIE_SAMESITE = "Lax"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard:overview"
+LOGOUT_REDIRECT_URL = "login"
 CSRF_FAILURE_VIEW = "auditlog_project.problems.csrf_failure"
 
 LOGGING = {
