@@ -9,6 +9,7 @@ they hold a tenant's events.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -275,6 +276,9 @@ def event(request: HttpRequest, event_id: UUID) -> HttpResponse:
         access,
         event=found,
         diff=changes(found.get("before"), found.get("after")) if found else [],
+        metadata=json.dumps(found["metadata"], indent=2, ensure_ascii=False)
+        if found and found.get("metadata")
+        else "",
         problem=answer.problem,
     )
 

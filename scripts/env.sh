@@ -18,6 +18,14 @@ mkdir -p "$RUN_DIR"
 
 # nginx, the local load balancer: installed with apt (the Debian package) when
 # missing. Returns non-zero when it is not there and cannot be installed.
+# The browser tests drive Debian's headless Chromium with its chromedriver.
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && return 0
+  echo "browser tests: installing chromium and chromium-driver (Debian packages)"
+  apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; } >/dev/null 2>&1
+}
+
 ensure_nginx() {
   command -v nginx >/dev/null 2>&1 && return 0
   echo "router: installing nginx (Debian package) for the local load balancer"

@@ -8,6 +8,7 @@ export DJANGO_SETTINGS_MODULE=auditlog_project.settings.test
 export SQS_ENDPOINT_URL="${SQS_ENDPOINT_URL:-http://127.0.0.1:9325}"
 # The serving tests start the real nginx in front of real gunicorn pools.
 ensure_nginx || echo "nginx is missing and could not be installed: the nginx tests will fail" >&2
+ensure_chromium || echo "chromium could not be installed: the browser tests will fail" >&2
 
 echo "== ruff"
 .venv/bin/ruff check .
