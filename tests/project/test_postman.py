@@ -48,7 +48,7 @@ def newman() -> Path:
     if npm is None:
         pytest.fail(
             "npm is missing: this test runs the Postman collection with newman, installed "
-            "by `npm ci` from package-lock.json. Install Node.js 20 and npm "
+            "by `npm ci` from package-lock.json. Install Node.js (16 or later) and npm "
             "(e.g. apt-get install nodejs npm), then run the tests again.",
             pytrace=False,
         )
