@@ -91,7 +91,8 @@ def test_the_collection_passes_against_the_served_api(parties, sqs_queues, test_
         )
         seconds = time.monotonic() - started
     output = ANSI.sub("", run.stdout + run.stderr)
-    print(f"newman ran the collection in {seconds:.1f} s")
+    print(f"newman ran the collection in {seconds:.1f} s")  # pytest -s shows it
+    print(output[output.rfind("┌") :])  # newman's summary table, and any failures
     assert run.returncode == 0, f"newman failed (exit {run.returncode}, {seconds:.1f} s):\n{output}"
     assert "│              assertions │" in output, output  # the summary table was printed
 
