@@ -75,7 +75,9 @@ class TokenRefreshRotatingView(TokenRefreshView):
 
 
 class LogoutView(APIView):
-    """Revoke the session of the caller's refresh token: none of its tokens work again."""
+    """Revoke the session of the caller's refresh token: none of its refresh tokens
+    work again. Access tokens already issued are not revoked; they expire within
+    JWT_ACCESS_MINUTES (10 by default): a client drops its own on logout."""
 
     @extend_schema(
         tags=["auth"],
