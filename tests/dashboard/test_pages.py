@@ -31,9 +31,7 @@ def session(user) -> Client:
 
 def access_events(tenant_id: str, action: str) -> list[Event]:
     with activated(tenant_id):
-        return list(
-            Event.objects.filter(category="access", action=action).order_by("timestamp")
-        )
+        return list(Event.objects.filter(category="access", action=action).order_by("timestamp"))
 
 
 @pytest.fixture
