@@ -5,6 +5,8 @@
 - `activate` sets the tenant for the current database transaction, which
   PostgreSQL row-level security on tenant-owned tables (the events table) reads;
   `activated` does so for a block and then restores the tenant active before.
+- `admin_scope` is the Django admin's way in (platform administrators only):
+  the tenant resolved and activated, and a model's rows of it.
 - `TenantScopedAPIView` is the base of every tenant-scoped endpoint: it resolves
   the tenant (from the parameter, header, path or, declared per view, the
   body), checks the role and applies the rate limits in `initial()`, before the
@@ -156,6 +158,25 @@ def activated(tenant_id: str) -> Iterator[None]:
     yield
     if previous != tenant_id:
         activate(previous or "")
+
+
+def admin_scope(
+    user, tenant_id: str, model: type[models.Model]
+) -> tuple[TenantAccess, models.QuerySet]:
+    """A platform administrator's reach into one tenant, for the Django admin's
+    pages that read a tenant's rows (logs/admin.py): the access, with the tenant
+    activated for the current transaction (row-level security), and `model`'s
+    rows of that tenant (the application's filter; `model` has a `tenant` field).
+
+    Deactivated tenants are included (the admin is where operators handle them).
+    Anyone but an active superuser is refused like a tenant that does not exist
+    (TenantNotAccessible), whatever the caller checked before.
+    """
+    if not (user.is_active and user.is_superuser):
+        raise TenantNotAccessible()
+    access = resolve_access(user, tenant_id, include_inactive=True)
+    activate(access.tenant_id)
+    return access, model._default_manager.filter(tenant_id=access.tenant_id)
 
 
 class TenantScopedAPIView(generics.GenericAPIView):
