@@ -17,6 +17,9 @@ echo "== ruff"
 echo "== mypy (with the Django and DRF stubs)"
 .venv/bin/mypy
 
+echo "== cfn-lint (docker/aws/*.yaml)"
+bash scripts/cfn_lint.sh
+
 echo "== django checks"
 "$PY" manage.py check --fail-level WARNING
 # Production settings must pass the deployment checklist with freshly generated secrets.
