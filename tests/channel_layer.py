@@ -49,3 +49,16 @@ def reset_receive_state(layer) -> None:
 def default_layer():
     """The process's default channel layer if something has created it, else None."""
     return channel_layers.backends.get(DEFAULT_CHANNEL_LAYER)
+
+
+def replace_default_layer() -> None:
+    """Forget the process's default layer: the next use builds a fresh one.
+
+    For a layer whose receive state a test left behind: a receive still
+    running somewhere (a consumer that outlived its test, seen in a full run
+    under heavy load, the count going negative after a reset) keeps its old
+    layer and can no longer touch the state of the next tests' layer.
+    """
+    old = channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+    if old is not None:
+        reset_receive_state(old)

@@ -137,16 +137,16 @@ def _fresh_rate_limits(settings):
 def _no_poisoned_channel_layer(request):
     """A receive or cleanup a test's event loop left pending poisons the process's
     channel layer for every later in-process stream (tests/channel_layer.py):
-    its receive state is reset after each test, with a warning naming the test
+    the layer is replaced by a fresh one after such a test, with a warning naming the test
     (shown in pytest's warnings summary) so the cause can be found."""
     yield
     layer = channel_layer.default_layer()
     left = channel_layer.leftover_receive_state(layer)
     if left:
         state = ", ".join(left)
-        message = f"{request.node.nodeid} left channel-layer state ({state}); reset"
+        message = f"{request.node.nodeid} left channel-layer state ({state}); replaced"
         warnings.warn(message, stacklevel=1)
-        channel_layer.reset_receive_state(layer)
+        channel_layer.replace_default_layer()
 
 
 @pytest.fixture(autouse=True)
