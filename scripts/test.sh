@@ -45,7 +45,7 @@ set +e
 # suite"): a failed test runs up to twice more and shows as R. Every R is a bug.
 # Native tracebacks: once pytest's own source parsing crashed while formatting
 # a failure (SystemError from ast), which ended the whole run.
-.venv/bin/pytest --cov --cov-report=term --reruns 2 --reruns-delay 1 --tb=native "$@"
+.venv/bin/pytest --cov --cov-report=term --reruns 2 --reruns-delay 1 --tb=native --durations=25 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
