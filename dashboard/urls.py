@@ -13,5 +13,6 @@ urlpatterns = [
     path("live/token", views.stream_token, name="stream-token"),
     path("members/", views.members, name="members"),
     path("settings/", views.tenant_settings, name="settings"),
+    path("policies/", views.policies, name="policies"),
     path("tenant", views.switch_tenant, name="switch-tenant"),
 ]

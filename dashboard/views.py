@@ -27,8 +27,10 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 from rest_framework_simplejwt.tokens import AccessToken
 
+from encryption.api.views import TenantEncryptionView
 from logs.api.export_views import EventStatsView
 from logs.api.views import EventCorrelationView, EventDetailView, EventListCreateView
+from masking.api.views import MaskingPolicyView
 from tenants.api.views import MemberDetailView, MemberListView, TenantDetailView
 from tenants.choices import Role
 from tenants.models import Membership, Tenant
@@ -408,4 +410,54 @@ def tenant_settings(request: HttpRequest) -> HttpResponse:
         access,
         tenant=answer.data if answer.ok else None,
         problem=answer.problem,
+    )
+
+
+MASKING_RULES = ("key_names", "value_patterns")
+
+
+@never_cache
+@login_required
+def policies(request: HttpRequest) -> HttpResponse:
+    """The tenant's masking policy (its rules as JSON) and the fields it encrypts."""
+    access = current_access(request)
+    if access is None:
+        return no_tenant(request)
+    if not access.allows(Operation.MANAGE_TENANT):
+        return page(request, "forbidden.html", access, status=403)
+    tenant_id = access.tenant_id
+    masking_view, encryption_view = MaskingPolicyView.as_view(), TenantEncryptionView.as_view()
+    rules_text = None
+    if request.method == "POST" and request.POST.get("policy") == "masking":
+        rules_text = request.POST.get("rules", "")
+        try:
+            rules = json.loads(rules_text)
+        except ValueError as exc:
+            messages.error(request, f"The masking rules are not JSON: {exc}.")
+        else:
+            answer = api.send(request, masking_view, "PUT", rules, tenant_id=tenant_id)
+            if answer.ok:
+                version = answer.data["version"]
+                messages.success(request, f"Masking policy saved (version {version}).")
+                return redirect("dashboard:policies")
+            messages.error(request, answer.problem)
+    elif request.method == "POST" and request.POST.get("policy") == "encryption":
+        body = {"encrypted_fields": request.POST.getlist("encrypted_fields")}
+        answer = api.send(request, encryption_view, "PUT", body, tenant_id=tenant_id)
+        if answer.ok:
+            messages.success(request, "Encryption policy saved; it applies to new events.")
+            return redirect("dashboard:policies")
+        messages.error(request, answer.problem)
+    masking = api.get(request, masking_view, api.query({}), tenant_id=tenant_id)
+    encryption = api.get(request, encryption_view, api.query({}), tenant_id=tenant_id)
+    if rules_text is None and masking.ok:
+        rules_text = json.dumps({k: masking.data[k] for k in MASKING_RULES}, indent=2)
+    return page(
+        request,
+        "policies.html",
+        access,
+        masking=masking.data if masking.ok else None,
+        rules_text=rules_text or "",
+        encryption=encryption.data if encryption.ok else None,
+        problem=masking.problem or encryption.problem,
     )

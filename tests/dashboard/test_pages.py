@@ -272,3 +272,33 @@ def test_a_session_cannot_change_through_the_api_without_csrf(parties):
     assert answer.status_code == 403
     with activated("tenant-a"):
         assert not Event.objects.filter(action="FORGED").exists()
+
+
+def test_policies_page_saves_masking_and_encryption_through_the_api(parties):
+    client = session(parties.a_admin)
+    page = client.get("/policies/")
+    assert page.status_code == 200 and b"key_names" in page.content
+    rules = '{"key_names": ["iban"], "value_patterns": []}'
+    saved = client.post("/policies/", {"policy": "masking", "rules": rules}, follow=True)
+    assert b"Masking policy saved" in saved.content
+    stored = parties.client("a_admin").get("/api/v1/tenants/tenant-a/masking-policy").json()
+    assert stored["key_names"] == ["iban"]
+    not_json = client.post("/policies/", {"policy": "masking", "rules": "{oops"}, follow=True)
+    assert b"not JSON" in not_json.content and b"{oops" in not_json.content  # kept for editing
+    bad = '{"key_names": [], "value_patterns": [{"name": "x", "pattern": "("}]}'
+    refused = client.post("/policies/", {"policy": "masking", "rules": bad}, follow=True)
+    assert b"value_patterns[0].pattern" in refused.content
+    encrypted = client.post(
+        "/policies/",
+        {"policy": "encryption", "encrypted_fields": ["before", "after", "metadata"]},
+        follow=True,
+    )
+    assert b"Encryption policy saved" in encrypted.content
+    settings = parties.client("a_admin").get("/api/v1/tenants/tenant-a/encryption").json()
+    assert "metadata" in settings["encrypted_fields"]
+    assert b'name="encrypted_fields" value="before"' in client.get("/policies/").content
+    dropped = client.post(
+        "/policies/", {"policy": "encryption", "encrypted_fields": ["metadata"]}, follow=True
+    )
+    assert b'<li class="error">' in dropped.content and b"encrypted_fields" in dropped.content
+    assert session(parties.a_auditor).get("/policies/").status_code == 403
