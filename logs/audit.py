@@ -109,7 +109,7 @@ class ChangedBy:
     origin: Origin = Origin()
 
     @classmethod
-    def from_request(cls, request: Any, *, via: str = "api") -> ChangedBy:
+    def from_request(cls, request: Any, *, via: str | None = None) -> ChangedBy:
         return cls(request.user.get_username(), Origin.from_request(request, via=via))
 
 

@@ -207,6 +207,9 @@ def test_members_page_changes_roles_through_the_rules(parties):
     assert b"arthur" in page.content and b"bianca" not in page.content
     client.post("/members/", {"action": "save", "username": "oscar", "role": "auditor"})
     assert Membership.objects.get(user=parties.outsider, tenant_id="tenant-a").role == "auditor"
+    with activated("tenant-a"):
+        added = Event.objects.filter(category="admin", action="MEMBER_ADD").get()
+    assert added.user_id == "alice" and added.metadata["via"] == "dashboard"
     client.post("/members/", {"action": "remove", "username": "oscar"})
     assert not Membership.objects.filter(user=parties.outsider, tenant_id="tenant-a").exists()
     refused = client.post(
