@@ -13,9 +13,10 @@ def test_schema_is_openapi_3_and_documents_auth_and_errors(client):
     assert response.status_code == 200
     schema = yaml.safe_load(response.content)
     assert schema["openapi"].startswith("3.")
-    assert "jwtAuth" in schema["components"]["securitySchemes"]
+    assert {"jwtAuth", "cookieAuth"} <= schema["components"]["securitySchemes"].keys()
     me = schema["paths"]["/api/v1/auth/me"]["get"]
-    assert me["security"] == [{"jwtAuth": []}]
+    # A bearer token, or the session of the dashboard's login (the browsable API).
+    assert me["security"] == [{"jwtAuth": []}, {"cookieAuth": []}]
     assert "401" in me["responses"]
     token = schema["paths"]["/api/v1/auth/token"]["post"]
     assert token.get("security") in ([], [{}], None) or {} in token["security"]
