@@ -1,4 +1,5 @@
-"""The login throttle of every login form: the API's token endpoint and the admin.
+"""The login throttle of every login form: the API's token endpoint, the admin,
+the dashboard's `/login/` and the browsable API's `/api-auth/login/`.
 
 It is an authentication backend (`ThrottledModelBackend`, the only entry of
 AUTHENTICATION_BACKENDS), so anything that logs in with a username and a

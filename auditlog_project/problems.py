@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -198,8 +199,12 @@ def bad_request(request, exception=None) -> JsonResponse:
     return problem_response(400, "The request was malformed.")
 
 
-def csrf_failure(request, reason: str = "") -> JsonResponse:
-    """CSRF_FAILURE_VIEW: only session-authenticated forms (the admin) use CSRF."""
+def csrf_failure(request, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a page for the forms of the dashboard and the admin
+    (a form kept open past its session, or posted from elsewhere); problem+json
+    for the API, which checks CSRF only where a session authenticates."""
+    if not request.path.startswith("/api/"):
+        return render(request, "csrf_failure.html", status=403)
     return problem_response(403, "CSRF verification failed.", code="csrf-failed")
 
 

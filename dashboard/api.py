@@ -86,8 +86,9 @@ def send(
     request: HttpRequest, view: Callable, method: str, body: Any = None, **kwargs: Any
 ) -> Answer:
     """A change through `view` (POST, PATCH, DELETE) with a JSON `body`, as the
-    page's user. The page's own form passed Django's CSRF check; its token goes
-    along so that DRF's check of session-authenticated changes passes too."""
+    page's user. The CSRF check is Django's middleware on the page's own POST
+    (the copied request carries its verdict, so DRF's check of the session
+    passes without checking again); the form's token goes along regardless."""
     sub = _sub_request(request, method, QueryDict())
     raw = b"" if body is None else json.dumps(body).encode()
     sub.META.update(

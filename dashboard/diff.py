@@ -22,7 +22,9 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(value, dict) and value:
         out: dict[str, Any] = {}
         for key, inner in value.items():
-            out.update(_flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+            # A key with a dot or bracket in it is quoted, so no two paths read alike.
+            name = str(key) if not any(c in str(key) for c in '.[]"') else json.dumps(str(key))
+            out.update(_flatten(inner, f"{prefix}.{name}" if prefix else name))
         return out
     if isinstance(value, list) and value:
         out = {}
@@ -33,9 +35,15 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _shown(value: Any) -> str:
+    """As JSON: the string "1" and the number 1 read differently."""
     if value is MISSING:
         return ""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _same(was: Any, now: Any) -> bool:
+    """Equal and of the same JSON type (Python holds 1 == 1.0 == True)."""
+    return type(was) is type(now) and was == now
 
 
 def changes(before: Any, after: Any) -> list[Change]:
@@ -51,7 +59,7 @@ def changes(before: Any, after: Any) -> list[Change]:
             kind = "added"
         elif now is MISSING:
             kind = "removed"
-        elif was != now:
+        elif not _same(was, now):
             kind = "changed"
         else:
             kind = "same"

@@ -15,18 +15,20 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 from rest_framework_simplejwt.tokens import AccessToken
 
+from auditlog_project import ratelimits
+from auditlog_project.authentication import STREAM_SCOPE
 from encryption.api.views import TenantEncryptionView
 from logs.api.export_views import EventStatsView
 from logs.api.views import EventCorrelationView, EventDetailView, EventListCreateView
@@ -61,6 +63,8 @@ RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(da
 RANGES["30d"] = timedelta(days=30)
 PAGE_SIZE = 50
 EXPORT_FORMATS = ("csv", "json", "ndjson")
+# The pages a tenant switch may return to (by URL name).
+PAGES = frozenset({"overview", "search", "live", "correlation", "members", "settings", "policies"})
 
 
 def tenant_choices(user) -> list[tuple[str, str, str]]:
@@ -118,11 +122,21 @@ def switch_tenant(request: HttpRequest) -> HttpResponse:
     tenant_id = request.POST.get("tenant", "")
     if tenant_id in {choice[0] for choice in tenant_choices(request.user)}:
         request.session[SESSION_TENANT] = tenant_id
-    back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
-        back = reverse("dashboard:overview")
-    # Ids and cursors of the other tenant mean nothing here: back to the page itself.
-    return redirect(urlsplit(back).path)
+    return redirect(_same_page(request.POST.get("next", "")))
+
+
+def _same_page(back: str) -> str:
+    """The dashboard page `back` names, without its query (ids and cursors of the
+    other tenant mean nothing in this one); the overview for anything else."""
+    try:
+        match = resolve(urlsplit(back).path)
+    except Resolver404:
+        return reverse("dashboard:overview")
+    if match.namespace == "dashboard" and match.url_name == "event":
+        return reverse("dashboard:search")  # the event is the other tenant's
+    if match.namespace == "dashboard" and match.url_name in PAGES:
+        return reverse(f"dashboard:{match.url_name}")
+    return reverse("dashboard:overview")
 
 
 @never_cache
@@ -333,12 +347,24 @@ def live(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@login_required
 @require_POST
 def stream_token(request: HttpRequest) -> JsonResponse:
-    """A short-lived access token for the live tail's WebSocket (the stream
-    authenticates by token, never by cookie). POST, so the CSRF check applies."""
+    """A short-lived token for the live tail's WebSocket (the stream authenticates
+    by token, never by cookie): stream-only (`scope: stream`, refused by every
+    HTTP endpoint), for a logged-in user of a tenant, a few a minute per user.
+    POST, so the CSRF check applies; JSON answers, for the tail's script."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"detail": "Log in again."}, status=401)
+    if current_access(request) is None:
+        return JsonResponse({"detail": "You belong to no active tenant."}, status=403)
+    limit = ratelimits.Limit(f"stream-token:{request.user.pk}", settings.STREAM_TOKEN_RATE)
+    wait = ratelimits.refusal([limit])
+    if wait is not None:
+        answer = JsonResponse({"detail": f"Too many tokens; wait {wait} s."}, status=429)
+        answer["Retry-After"] = str(wait)
+        return answer
     token = AccessToken.for_user(request.user)
+    token["scope"] = STREAM_SCOPE
     return JsonResponse({"token": str(token), "expires_in": int(token.lifetime.total_seconds())})
 
 
@@ -397,7 +423,10 @@ def tenant_settings(request: HttpRequest) -> HttpResponse:
             "archive_before_delete": request.POST.get("archive_before_delete") == "on",
         }
         retention = request.POST.get("retention_days", "").strip()
-        body["retention_days"] = int(retention) if retention.isdigit() else retention
+        try:
+            body["retention_days"] = int(retention)
+        except ValueError:
+            body["retention_days"] = retention  # the API names the field
         answer = api.send(request, view, "PATCH", body, tenant_id=access.tenant_id)
         if answer.ok:
             messages.success(request, "Tenant settings saved.")

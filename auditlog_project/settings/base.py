@@ -274,6 +274,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute=30, hour=5),
     },
     "jobs-resume-stale": {"task": "archival.jobs_resume", "schedule": 300.0},
+    # The dashboard's expired sessions (Django keeps them until told).
+    "accounts-sessions-clear": {
+        "task": "accounts.clear_sessions",
+        "schedule": crontab(minute=10, hour=3),
+    },
 }
 if BACKUP_SCHEDULE != "off":
     CELERY_BEAT_SCHEDULE["backups-scheduled"] = {
@@ -362,11 +367,11 @@ OPENSEARCH_TIMEOUT = env_float("OPENSEARCH_TIMEOUT", 2.0, minimum=0.1)
 # --- API ----------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Bearer tokens for programs; the session of the dashboard's login for a
-    # browser (the browsable API, the dashboard's export links). DRF checks the
-    # CSRF token on every unsafe request a session authenticates.
+    # browser (the browsable API, the dashboard's export links), same-origin
+    # requests only, CSRF checked on unsafe ones (auditlog_project/authentication.py).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "auditlog_project.authentication.BearerAuthentication",
+        "auditlog_project.authentication.BrowserSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON first: a client that asks for nothing in particular gets JSON; a
@@ -493,12 +498,16 @@ USE_TZ = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-# The dashboard's session (the API itself uses bearer tokens): an idle browser
-# is logged out after SESSION_COOKIE_AGE seconds, and at browser close.
+# The dashboard's session (programs use bearer tokens; the API also takes the
+# session from same-origin browser requests): an idle browser is logged out
+# after SESSION_COOKIE_AGE seconds, and at browser close; expired sessions are
+# deleted daily (beat, `clearsessions`).
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=300)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# Stream-only tokens the dashboard's live tail may ask for, per user.
+STREAM_TOKEN_RATE = env_rate("STREAM_TOKEN_RATE", "10/m")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:overview"
 LOGOUT_REDIRECT_URL = "login"

@@ -1,7 +1,9 @@
 // The live tail: the tenant's stream over the WebSocket (/api/v1/logs/stream),
-// authenticated by a short-lived token the page asks for with its session
-// (POST, CSRF-checked); reconnects resume from the last cursor, so nothing is
-// missed or shown twice. Pause holds new events and shows how many wait.
+// authenticated by a short-lived stream-only token the page asks for with its
+// session (POST, CSRF-checked). A reconnect resumes from the last cursor: the
+// server replays what was missed (with an overlap, which is dropped here by
+// event id); when it cannot (too much missed, or too long ago) the page says so
+// and links the search. Pause holds new events (up to MAX_ROWS) and counts them.
 (function () {
   const tail = document.getElementById("tail");
   if (!tail) return;
@@ -10,6 +12,8 @@
   const held = document.getElementById("held");
   const pause = document.getElementById("pause");
   const MAX_ROWS = 500;
+  const shownIds = new Set();
+  const shownOrder = [];
   let paused = false;
   let waiting = [];
   let cursor = null;
@@ -24,6 +28,31 @@
     const td = document.createElement("td");
     td.textContent = text == null ? "" : String(text);
     return td;
+  }
+
+  function seen(id) {
+    // The ids shown lately (the replay's overlap repeats some); bounded.
+    if (shownIds.has(id)) return true;
+    shownIds.add(id);
+    shownOrder.push(id);
+    if (shownOrder.length > 5 * MAX_ROWS) shownIds.delete(shownOrder.shift());
+    return false;
+  }
+
+  function notice(text, link) {
+    const tr = document.createElement("tr");
+    tr.className = "notice";
+    const td = document.createElement("td");
+    td.colSpan = 7;
+    td.textContent = text + " ";
+    if (link) {
+      const a = document.createElement("a");
+      a.href = link;
+      a.textContent = "Search for them";
+      td.appendChild(a);
+    }
+    tr.appendChild(td);
+    rows.insertBefore(tr, rows.firstChild);
   }
 
   function show(event) {
@@ -63,6 +92,11 @@
       credentials: "same-origin",
       headers: { "X-CSRFToken": csrf() },
     });
+    if (answer.status === 401 || answer.status === 403) {
+      const refused = new Error("token refused: " + answer.status);
+      refused.final = true;
+      throw refused;
+    }
     if (!answer.ok) throw new Error("token refused: " + answer.status);
     return (await answer.json()).token;
   }
@@ -72,6 +106,11 @@
     try {
       bearer = await token();
     } catch (error) {
+      if (error.final) {
+        status.textContent = "Not connected: log in again, then reload this page.";
+        tail.dataset.state = "closed";
+        return;
+      }
       status.textContent = "Not connected (" + error.message + "); retrying…";
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 30000);
@@ -94,12 +133,21 @@
         retry = 1000;
       } else if (data.type === "event") {
         const event = data.event;
+        if (seen(event.id)) return;
         if (paused) {
           waiting.push(event);
+          if (waiting.length > MAX_ROWS) waiting.shift();
           showHeld();
         } else {
           show(event);
         }
+      } else if (data.type === "replay_unavailable") {
+        const params = new URLSearchParams(data.list_params || {});
+        params.delete("tenant_id");
+        params.delete("ordering");
+        params.delete("cursor");
+        notice("Events were missed while disconnected and cannot be replayed here (" +
+          data.reason + ").", tail.dataset.eventUrl + "?" + params.toString());
       }
     });
     socket.addEventListener("close", (closed) => {

@@ -12,7 +12,6 @@ import re
 
 import pytest
 from django.test import Client
-from django.urls import reverse
 
 from logs.models import Event
 from tenants.models import Membership
@@ -194,11 +193,23 @@ def test_the_tenant_switcher_offers_only_the_users_tenants(parties, events):
     assert b"B_SECRET_ACTION" not in outsider.get("/events/").content
 
 
-def test_switching_tenant_never_redirects_off_site(parties):
-    answer = session(parties.a_admin).post(
-        "/tenant", {"tenant": "tenant-a", "next": "https://evil.example/x"}
-    )
-    assert answer.status_code == 302 and answer["Location"] == reverse("dashboard:overview")
+@pytest.mark.parametrize(
+    ("back", "landing"),
+    [
+        ("https://evil.example/x", "/"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example/x", "/"),
+        ("http://testserver//evil.example/x", "/"),
+        ("/admin/", "/"),
+        ("/tenant", "/"),
+        ("/members/?cursor=abc", "/members/"),
+        ("/events/?action=X&cursor=abc", "/events/"),
+        ("/events/00000000-0000-0000-0000-000000000001/", "/events/"),
+    ],
+)
+def test_switching_tenant_returns_to_a_dashboard_page_only(parties, back, landing):
+    answer = session(parties.a_admin).post("/tenant", {"tenant": "tenant-a", "next": back})
+    assert answer.status_code == 302 and answer["Location"] == landing
 
 
 def test_members_page_changes_roles_through_the_rules(parties):
@@ -249,7 +260,27 @@ def test_the_live_page_gets_a_token_only_with_its_csrf_token(parties):
     assert client.post("/live/token").status_code == 403
     token = client.post("/live/token", HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
     assert token.status_code == 200 and token.json()["token"]
-    assert Client().post("/live/token").status_code in (302, 403)
+    anonymous = Client().post("/live/token")
+    assert anonymous.status_code == 401 and anonymous.json()["detail"]
+
+
+def test_the_tails_token_opens_the_stream_only(parties, settings):
+    raw = session(parties.a_auditor).post("/live/token").json()["token"]
+    bearer = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert bearer.get("/api/v1/auth/me").status_code == 401
+    assert bearer.get("/api/v1/logs", {"tenant_id": "tenant-a"}).status_code == 401
+    from logs.consumers import _authenticate
+
+    user, _ = _authenticate(raw)  # the WebSocket's check accepts it
+    assert user == parties.a_auditor
+
+
+def test_tokens_for_the_tail_are_rate_limited_and_need_a_tenant(parties, settings):
+    settings.STREAM_TOKEN_RATE = "3/m"
+    client = session(parties.a_auditor)
+    answers = [client.post("/live/token").status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+    assert session(parties.outsider).post("/live/token").status_code == 403
 
 
 def test_the_browsable_api_serves_html_to_a_session_and_json_to_a_program(parties, events):
@@ -267,14 +298,44 @@ def test_the_browsable_api_serves_html_to_a_session_and_json_to_a_program(partie
 def test_a_session_cannot_change_through_the_api_without_csrf(parties):
     client = Client(enforce_csrf_checks=True)
     client.force_login(parties.a_admin)
+    client.get("/events/")  # the page sets the CSRF cookie
     answer = client.post(
         "/api/v1/logs",
         event_body(action="FORGED"),
         content_type="application/json",
     )
-    assert answer.status_code == 403
+    assert answer.status_code == 403 and "CSRF" in answer.json()["detail"]
     with activated("tenant-a"):
         assert not Event.objects.filter(action="FORGED").exists()
+    allowed = client.post(
+        "/api/v1/logs",
+        event_body(action="WITH_TOKEN"),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value,
+    )
+    assert allowed.status_code == 201
+
+
+def test_the_session_counts_only_for_same_origin_requests(parties, events):
+    client = session(parties.a_auditor)
+    query = {"tenant_id": "tenant-a"}
+    for fetched_from in ("same-origin", "none"):
+        answer = client.get("/api/v1/logs", query, HTTP_SEC_FETCH_SITE=fetched_from)
+        assert answer.status_code == 200, fetched_from
+    for fetched_from in ("cross-site", "same-site"):
+        answer = client.get("/api/v1/logs/export", query, HTTP_SEC_FETCH_SITE=fetched_from)
+        assert answer.status_code == 401, fetched_from
+    assert not access_events("tenant-a", "EXPORT")
+
+
+def test_the_login_form_is_throttled_like_the_token_endpoint(parties, settings):
+    settings.LOGIN_RATE_PER_USERNAME = "3/m"
+    client = Client()
+    for _ in range(3):
+        client.post("/login/", {"username": "alice", "password": "wrong"})
+    refused = client.post("/login/", {"username": "alice", "password": PASSWORD})
+    assert refused.status_code == 200 and b"Too many failed logins" in refused.content
+    assert client.get("/events/").status_code == 302  # not logged in
 
 
 def test_policies_page_saves_masking_and_encryption_through_the_api(parties):

@@ -136,9 +136,12 @@ def test_unknown_api_paths_are_404_problem_for_every_method(method):
     assert_problem(response, 404)
 
 
-def test_csrf_failures_answer_problem_json(rf):
+def test_csrf_failures_answer_problem_json_to_the_api_and_a_page_to_forms(rf):
     from auditlog_project import problems
 
-    response = problems.csrf_failure(rf.post("/admin/login/"), "no token")
+    response = problems.csrf_failure(rf.post("/api/v1/logs"), "no token")
     assert response.status_code == 403
     assert response["Content-Type"] == PROBLEM
+    page = problems.csrf_failure(rf.post("/members/"), "no token")
+    assert page.status_code == 403 and page["Content-Type"].startswith("text/html")
+    assert b"reload the page" in page.content
