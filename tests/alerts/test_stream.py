@@ -10,6 +10,7 @@ from channels.testing import WebsocketCommunicator
 
 from logs.stream import publish_flush
 from tests.alerts.conftest import create_rule, drain, failed_logins, threshold_rule
+from tests.logs.conftest import DISCONNECT_SECONDS
 from tests.logs.test_stream_consumer import subscribed, token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,6 +50,6 @@ def test_a_fired_alert_reaches_the_tenants_auditors_and_admins_not_users(parties
         assert await alerts_received(user) == []
         assert await alerts_received(other) == []
         for ws in (auditor, user, other):
-            await ws.disconnect()
+            await ws.disconnect(timeout=DISCONNECT_SECONDS)
 
     async_to_sync(scenario)()

@@ -42,3 +42,10 @@ def stored(tenant_id: str = "tenant-a"):
     with transaction.atomic():
         activate(tenant_id)
         return list(Event.objects.values("id", "tenant_id", "action", "user_id", "timestamp"))
+
+
+# How long an in-process stream test waits for a disconnected consumer to end
+# (asgiref's default is 1 s, then it cancels the consumer): ending records the
+# STREAM_CLOSE access event and frees the stream's place, which a loaded
+# machine once took over a second to do, and the test then missed the event.
+DISCONNECT_SECONDS = 10

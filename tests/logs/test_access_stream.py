@@ -11,6 +11,7 @@ import json
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 
+from tests.logs.conftest import DISCONNECT_SECONDS
 from tests.logs.test_access_events import access_events
 from tests.logs.test_stream_consumer import connect, subscribed, token
 from tests.logs.test_stream_resume import until_marker
@@ -48,7 +49,7 @@ def test_a_stream_records_its_open_and_its_close(parties):
         assert opened["user_id"] == "arthur"
         assert opened["metadata"]["filters"] == {"severity": "INFO", "category": "access,admin"}
         assert opened["metadata"]["via"] == "stream"
-        await ws.disconnect()
+        await ws.disconnect(timeout=DISCONNECT_SECONDS)
         opened_again, closed = await events_of()
         assert opened_again == opened
         assert closed["action"] == "STREAM_CLOSE"
@@ -63,7 +64,9 @@ def test_a_refused_stream_records_nothing(parties):
     async def scenario():
         ws = await connect("tenant_id=tenant-b", token(parties.a_auditor))
         await ws.receive_output(timeout=5)
-        await ws.disconnect()  # end the application, or its loop's locks leak into the next test
+        await ws.disconnect(
+            timeout=DISCONNECT_SECONDS
+        )  # end the application, or its loop's locks leak into the next test
         assert await events_of() == []
         assert await sync_to_async(access_events)("tenant-b") == []
 
@@ -79,10 +82,10 @@ def test_subscribers_see_each_others_opens_once_and_nothing_loops(parties):
         second = await subscribed("tenant_id=tenant-a", token(parties.a_admin))
         assert await actions_until_marker(first) == ["STREAM_OPEN"]
         assert await actions_until_marker(second) == []  # its own open committed before it joined
-        await second.disconnect()
+        await second.disconnect(timeout=DISCONNECT_SECONDS)
         assert await actions_until_marker(first) == ["STREAM_CLOSE"]
         assert await messages(first, quiet=1.0) == []  # and nothing loops
-        await first.disconnect()
+        await first.disconnect(timeout=DISCONNECT_SECONDS)
         actions = [e["action"] for e in await events_of()]
         assert sorted(actions) == ["STREAM_CLOSE"] * 2 + ["STREAM_OPEN"] * 2
 
@@ -105,8 +108,8 @@ def test_the_stream_filters_by_category(parties):
         (message,) = await until_marker(only_app)
         assert message["event"]["category"] == "application"
         assert message["event"]["action"] == "LOGIN"
-        await other.disconnect()
-        await only_app.disconnect()
+        await other.disconnect(timeout=DISCONNECT_SECONDS)
+        await only_app.disconnect(timeout=DISCONNECT_SECONDS)
 
     async_to_sync(scenario)()
 
@@ -118,7 +121,7 @@ def test_a_bad_category_filter_closes_with_4400(parties):
         while message["type"] != "websocket.close":
             message = await ws.receive_output(timeout=5)
         assert message["code"] == 4400
-        await ws.disconnect()
+        await ws.disconnect(timeout=DISCONNECT_SECONDS)
         assert await events_of() == []
 
     async_to_sync(scenario)()

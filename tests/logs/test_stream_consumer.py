@@ -17,6 +17,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from auditlog_project.asgi import application
 from logs import consumers
 from logs.stream import BadFilter, StreamFilter, publish
+from tests.logs.conftest import DISCONNECT_SECONDS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,7 +93,7 @@ def test_auditor_receives_its_tenants_events_and_never_anothers(parties):
         assert message["type"] == "event"
         assert message["event"] == event(id="mine")
         assert await ws.receive_nothing(timeout=0.3)
-        await ws.disconnect()
+        await ws.disconnect(timeout=DISCONNECT_SECONDS)
 
     async_to_sync(scenario)()
 
@@ -111,7 +112,7 @@ def test_filters_select_events_on_the_server(parties):
             ],
         )
         assert await received_ids(ws) == ["1", "3"]
-        await ws.disconnect()
+        await ws.disconnect(timeout=DISCONNECT_SECONDS)
 
     async_to_sync(scenario)()
 
@@ -121,7 +122,7 @@ def test_the_user_role_only_receives_its_own_events(parties):
         ws = await subscribed("", token(parties.a_user))  # implicit single tenant
         await publish_async("tenant-a", [event(id="own"), event(id="other", user_id="alice")])
         assert await received_ids(ws) == ["own"]
-        await ws.disconnect()
+        await ws.disconnect(timeout=DISCONNECT_SECONDS)
 
     async_to_sync(scenario)()
 
@@ -133,7 +134,7 @@ def test_auth_by_first_message(parties):
         assert json.loads(await ws.receive_from(timeout=20))["type"] == "subscribed"
         await publish_async("tenant-a", [event(id="x")])
         assert await received_ids(ws) == ["x"]
-        await ws.disconnect()
+        await ws.disconnect(timeout=DISCONNECT_SECONDS)
 
     async_to_sync(scenario)()
 

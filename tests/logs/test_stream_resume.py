@@ -31,7 +31,7 @@ from logs.models import Event
 from logs.stream import BadFilter, ResumeCursor, publish, publish_flush, slot_ttl, stream_caps
 from logs.validation import parse_event
 from tenants.scoping import activate, resolve_access
-from tests.logs.conftest import seed
+from tests.logs.conftest import DISCONNECT_SECONDS, seed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -110,7 +110,7 @@ def test_a_reconnecting_subscriber_gets_what_it_missed_then_live_once(parties):
         [seen] = await seed_async(parties, "tenant-a", [body("seen")])
         pushed = await message(first)
         assert pushed["event"]["id"] == seen
-        await first.disconnect()
+        await first.disconnect(timeout=DISCONNECT_SECONDS)
 
         missed = [
             (await seed_async(parties, "tenant-a", [body(f"missed {i}")]))[0] for i in range(3)
@@ -131,7 +131,7 @@ def test_a_reconnecting_subscriber_gets_what_it_missed_then_live_once(parties):
         after = await until_marker(again)
         assert event_ids(after) == [live]  # once, and nothing replayed again
         assert "replay" not in after[0]
-        await again.disconnect()
+        await again.disconnect(timeout=DISCONNECT_SECONDS)
 
     async_to_sync(scenario)()
 
@@ -154,7 +154,7 @@ def test_an_event_committed_during_the_replay_is_sent_once(parties, monkeypatch)
         received = await until(ws, completes)
         assert event_ids(received) == raced  # replayed...
         assert event_ids(await until_marker(ws)) == []  # ...and its live copy dropped
-        await ws.disconnect()
+        await ws.disconnect(timeout=DISCONNECT_SECONDS)
 
     async_to_sync(scenario)()
 
@@ -184,7 +184,7 @@ def test_the_replay_is_tenant_scoped_filtered_and_own_events_for_the_user_role(p
         replayed = await until(foreign, completes)
         assert {m["event"]["tenant_id"] for m in replayed if m["type"] == "event"} == {"tenant-b"}
         for ws in (user, auditor, foreign):
-            await ws.disconnect()
+            await ws.disconnect(timeout=DISCONNECT_SECONDS)
 
     async_to_sync(scenario)()
 
@@ -201,7 +201,7 @@ def test_a_replay_past_its_bound_points_to_the_list_api(parties, settings):
         )
         assert (await message(ws))["type"] == "subscribed"
         fallback, done = await message(ws), await message(ws)
-        await ws.disconnect()
+        await ws.disconnect(timeout=DISCONNECT_SECONDS)
         return fallback, done
 
     fallback, done = async_to_sync(scenario)()
@@ -223,7 +223,7 @@ def test_a_cursor_older_than_the_replay_age_is_not_replayed(parties, settings):
         ws = await connect(parties.a_admin, f"tenant_id=tenant-a&cursor={old}")
         assert (await message(ws))["type"] == "subscribed"
         fallback = await message(ws)
-        await ws.disconnect()
+        await ws.disconnect(timeout=DISCONNECT_SECONDS)
         return fallback
 
     fallback = async_to_sync(scenario)()
@@ -255,14 +255,14 @@ def test_streams_per_user_are_capped_and_freed_on_disconnect(parties, settings, 
             assert (await message(ws))["type"] == "subscribed"
         refused = await connect(parties.a_admin)
         assert await message(refused) == {"type": "closed", "code": 4429}
-        await refused.disconnect()
+        await refused.disconnect(timeout=DISCONNECT_SECONDS)
         other_user = await connect(parties.a_auditor)  # the cap is per user
         assert (await message(other_user))["type"] == "subscribed"
-        await held[0].disconnect()
+        await held[0].disconnect(timeout=DISCONNECT_SECONDS)
         freed = await connect(parties.a_admin)
         assert (await message(freed))["type"] == "subscribed"
         for ws in (held[1], other_user, freed):
-            await ws.disconnect()
+            await ws.disconnect(timeout=DISCONNECT_SECONDS)
 
     async_to_sync(scenario)()
 
@@ -276,11 +276,11 @@ def test_streams_per_tenant_are_capped(parties, settings, slots_cleared):
             assert (await message(ws))["type"] == "subscribed"
         refused = await connect(parties.a_user)
         assert await message(refused) == {"type": "closed", "code": 4429}
-        await refused.disconnect()
+        await refused.disconnect(timeout=DISCONNECT_SECONDS)
         other_tenant = await connect(parties.b_admin, "tenant_id=tenant-b")
         assert (await message(other_tenant))["type"] == "subscribed"
         for ws in (*held, other_tenant):
-            await ws.disconnect()
+            await ws.disconnect(timeout=DISCONNECT_SECONDS)
 
     async_to_sync(scenario)()
 
@@ -297,14 +297,14 @@ def test_heartbeats_keep_a_slot_and_a_dead_processs_slot_expires(parties, settin
         await ratelimits.aacquire_slots(stream_caps(parties.a_admin.pk, "tenant-a"), slot_ttl())
         full = await connect(parties.a_admin)
         assert await message(full) == {"type": "closed", "code": 4429}
-        await full.disconnect()
+        await full.disconnect(timeout=DISCONNECT_SECONDS)
         await asyncio.sleep(2.5)  # past the lifetime of a slot and of an unrefreshed set
         freed = await connect(parties.a_admin)  # the orphan's slot expired...
         assert (await message(freed))["type"] == "subscribed"
         still_full = await connect(parties.a_admin)  # ...the live one's did not
         assert await message(still_full) == {"type": "closed", "code": 4429}
         for ws in (live, freed, still_full):
-            await ws.disconnect()
+            await ws.disconnect(timeout=DISCONNECT_SECONDS)
 
     async_to_sync(scenario)()
 
@@ -341,14 +341,14 @@ def test_an_event_received_earlier_but_committed_later_is_replayed(parties):
         [early] = await seed_async(parties, "tenant-a", [body("early")])
         pushed = await message(ws)
         assert pushed["event"]["id"] == early
-        await ws.disconnect()
+        await ws.disconnect(timeout=DISCONNECT_SECONDS)
         return pushed["cursor"]
 
     async def after(cursor):
         query = f"tenant_id=tenant-a&action=LOGIN&cursor={cursor}"
         ws = await connect(parties.a_auditor, query)
         received = await until(ws, completes)
-        await ws.disconnect()
+        await ws.disconnect(timeout=DISCONNECT_SECONDS)
         return event_ids(received)
 
     cursor = async_to_sync(before)()
