@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
+import threading
 import time
 import uuid
 import warnings
@@ -56,6 +58,35 @@ flush_command.Command.handle = _flush_retrying_deadlocks
 
 # The role that owns the test database and its tables (set by django_db_setup).
 _database_owner: list[str] = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._auditlog_session = session
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """End the process even if a test left a thread that never ends.
+
+    A test that pytest-timeout stopped while its event loop was still
+    cancelling a task (seen once, an in-process stream test) leaves that
+    loop's executor thread running; Python joins such threads at exit and
+    `make test` then hung after printing its results and coverage. Everything
+    is reported and written by now: exit with pytest's own status.
+    """
+    session = getattr(config, "_auditlog_session", None)
+    if session is None:
+        return
+    left = [
+        t.name
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and not t.daemon and t.is_alive()
+    ]
+    if left:
+        print(f"threads left running at exit ({', '.join(left)}): not waited for", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(session.exitstatus))
 
 
 def pytest_collection_modifyitems(items):

@@ -63,6 +63,9 @@ async def close_code(communicator: WebsocketCommunicator) -> int:
     message = await communicator.receive_output(timeout=20)
     while message["type"] != "websocket.close":
         message = await communicator.receive_output(timeout=20)
+    # As a server does after a close: tell the consumer the socket is gone, so it
+    # ends now, in this test's loop, not when the loop is torn down.
+    await communicator.disconnect(timeout=DISCONNECT_SECONDS)
     return message.get("code")
 
 
