@@ -9,7 +9,9 @@ they hold a tenant's events.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -67,8 +69,16 @@ EXPORT_FORMATS = ("csv", "json", "ndjson")
 PAGES = frozenset({"overview", "search", "live", "correlation", "members", "settings", "policies"})
 
 
-def tenant_choices(user) -> list[tuple[str, str, str]]:
-    """(id, name, role) of every tenant the user may open here, by name."""
+def tenant_choices(request: HttpRequest) -> list[tuple[str, str, str]]:
+    """(id, name, role) of every tenant the user may open here, by name; read
+    once per request (the tenant resolution and the page's switcher use it)."""
+    cached = getattr(request, "_dashboard_tenants", None)
+    if cached is None:
+        cached = request._dashboard_tenants = _tenants_of(request.user)  # type: ignore[attr-defined]
+    return cached
+
+
+def _tenants_of(user) -> list[tuple[str, str, str]]:
     if user.is_superuser:
         tenants = Tenant.objects.filter(is_active=True).order_by("name")
         return [(t.id, t.name, "platform_admin") for t in tenants]
@@ -82,7 +92,7 @@ def tenant_choices(user) -> list[tuple[str, str, str]]:
 
 def current_access(request: HttpRequest) -> TenantAccess | None:
     """The caller's access to the tenant picked in this session (else the first)."""
-    choices = tenant_choices(request.user)
+    choices = tenant_choices(request)
     if not choices:
         return None
     ids = [choice[0] for choice in choices]
@@ -104,15 +114,33 @@ def page(
     """Render a dashboard page with the shell's context (tenants, role, navigation)."""
     context.update(
         access=access,
-        tenants=tenant_choices(request.user),
+        tenants=tenant_choices(request),
         is_tenant_admin=bool(access and access.allows(Operation.MANAGE_TENANT)),
         nav=request.resolver_match.url_name if request.resolver_match else "",
     )
     return render(request, f"dashboard/{template}", context, status=status)
 
 
-def no_tenant(request: HttpRequest) -> HttpResponse:
-    return page(request, "no_tenant.html", None)
+def tenant_page(*, admin_only: bool = False) -> Callable[[Callable], Callable]:
+    """A dashboard page of the session's tenant: logged in, never cached, the
+    tenant resolved (the view gets its TenantAccess after the request), the
+    no-tenant page without one, and 403 for a page of tenant admins."""
+
+    def decorate(view: Callable) -> Callable:
+        @never_cache
+        @login_required
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            access = current_access(request)
+            if access is None:
+                return page(request, "no_tenant.html", None)
+            if admin_only and not access.allows(Operation.MANAGE_TENANT):
+                return page(request, "forbidden.html", access, status=403)
+            return view(request, access, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
 
 
 @never_cache
@@ -120,7 +148,7 @@ def no_tenant(request: HttpRequest) -> HttpResponse:
 @require_POST
 def switch_tenant(request: HttpRequest) -> HttpResponse:
     tenant_id = request.POST.get("tenant", "")
-    if tenant_id in {choice[0] for choice in tenant_choices(request.user)}:
+    if tenant_id in {choice[0] for choice in tenant_choices(request)}:
         request.session[SESSION_TENANT] = tenant_id
     return redirect(_same_page(request.POST.get("next", "")))
 
@@ -139,12 +167,8 @@ def _same_page(back: str) -> str:
     return reverse("dashboard:overview")
 
 
-@never_cache
-@login_required
-def overview(request: HttpRequest) -> HttpResponse:
-    access = current_access(request)
-    if access is None:
-        return no_tenant(request)
+@tenant_page()
+def overview(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     chosen = request.GET.get("range", "24h")
     if chosen not in RANGES:
         chosen = "24h"
@@ -229,12 +253,8 @@ def _cursor_of(link: str | None) -> str | None:
     return values[0] if values else None
 
 
-@never_cache
-@login_required
-def search(request: HttpRequest) -> HttpResponse:
-    access = current_access(request)
-    if access is None:
-        return no_tenant(request)
+@tenant_page()
+def search(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     filters = _filters(request)
     params = api.query(
         {
@@ -275,12 +295,8 @@ def search(request: HttpRequest) -> HttpResponse:
     )
 
 
-@never_cache
-@login_required
-def event(request: HttpRequest, event_id: UUID) -> HttpResponse:
-    access = current_access(request)
-    if access is None:
-        return no_tenant(request)
+@tenant_page()
+def event(request: HttpRequest, access: TenantAccess, event_id: UUID) -> HttpResponse:
     params = api.query({"tenant_id": access.tenant_id})
     answer = api.get(request, EventDetailView.as_view(), params, event_id=event_id)
     if answer.status == 404:
@@ -299,12 +315,8 @@ def event(request: HttpRequest, event_id: UUID) -> HttpResponse:
     )
 
 
-@never_cache
-@login_required
-def correlation(request: HttpRequest) -> HttpResponse:
-    access = current_access(request)
-    if access is None:
-        return no_tenant(request)
+@tenant_page()
+def correlation(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     # ?by=<field>&value=... from the form, ?request_id= or ?session_id= from links.
     field = request.GET.get("by") or ("session_id" if "session_id" in request.GET else "request_id")
     if field not in ("request_id", "session_id"):
@@ -325,12 +337,8 @@ def correlation(request: HttpRequest) -> HttpResponse:
     )
 
 
-@never_cache
-@login_required
-def live(request: HttpRequest) -> HttpResponse:
-    access = current_access(request)
-    if access is None:
-        return no_tenant(request)
+@tenant_page()
+def live(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     filters = {name: request.GET.get(name, "").strip() for name in ("severity", "action")}
     filters.update(
         {name: request.GET.get(name, "").strip() for name in ("resource_type", "user_id")}
@@ -368,14 +376,8 @@ def stream_token(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"token": str(token), "expires_in": int(token.lifetime.total_seconds())})
 
 
-@never_cache
-@login_required
-def members(request: HttpRequest) -> HttpResponse:
-    access = current_access(request)
-    if access is None:
-        return no_tenant(request)
-    if not access.allows(Operation.MANAGE_TENANT):
-        return page(request, "forbidden.html", access, status=403)
+@tenant_page(admin_only=True)
+def members(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     tenant_id = access.tenant_id
     if request.method == "POST":
         action = request.POST.get("action")
@@ -408,14 +410,8 @@ def members(request: HttpRequest) -> HttpResponse:
     )
 
 
-@never_cache
-@login_required
-def tenant_settings(request: HttpRequest) -> HttpResponse:
-    access = current_access(request)
-    if access is None:
-        return no_tenant(request)
-    if not access.allows(Operation.MANAGE_TENANT):
-        return page(request, "forbidden.html", access, status=403)
+@tenant_page(admin_only=True)
+def tenant_settings(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     view = TenantDetailView.as_view()
     if request.method == "POST":
         body: dict[str, Any] = {
@@ -445,15 +441,9 @@ def tenant_settings(request: HttpRequest) -> HttpResponse:
 MASKING_RULES = ("key_names", "value_patterns")
 
 
-@never_cache
-@login_required
-def policies(request: HttpRequest) -> HttpResponse:
+@tenant_page(admin_only=True)
+def policies(request: HttpRequest, access: TenantAccess) -> HttpResponse:
     """The tenant's masking policy (its rules as JSON) and the fields it encrypts."""
-    access = current_access(request)
-    if access is None:
-        return no_tenant(request)
-    if not access.allows(Operation.MANAGE_TENANT):
-        return page(request, "forbidden.html", access, status=403)
     tenant_id = access.tenant_id
     masking_view, encryption_view = MaskingPolicyView.as_view(), TenantEncryptionView.as_view()
     rules_text = None
