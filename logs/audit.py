@@ -231,6 +231,7 @@ def record_admin(
     origin: Origin | None = None,
     details: Mapping[str, Any] | None = None,
     message: str | None = None,
+    severity: str | None = None,
 ) -> UUID:
     """Store one `admin` event in `tenant_id`'s log, in the caller's transaction; its id.
 
@@ -253,6 +254,7 @@ def record_admin(
             "after": _without_secrets(after),
             "metadata": metadata,
             "message": message,
+            "severity": severity,  # None: the default (INFO)
         },
         origin=origin,
         switch_tenant=True,

@@ -42,10 +42,11 @@ INSTALLATION_SECRETS = (
     "JWT_SIGNING_KEY",
     "AUDITLOG_ADMIN_PASSWORD",
     "ENCRYPTION_MASTER_KEY",
+    "INTEGRITY_SIGNING_KEY",
 )
 # Secrets added after the first installations: generated into an existing file
 # that lacks them (nothing was encrypted before they existed).
-ADDED_LATER = ("ENCRYPTION_MASTER_KEY",)
+ADDED_LATER = ("ENCRYPTION_MASTER_KEY", "INTEGRITY_SIGNING_KEY")
 
 
 def is_published(value: str) -> bool:

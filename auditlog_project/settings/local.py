@@ -15,7 +15,7 @@ _BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # RUN_DIR as scripts/env.sh sets it: per instance, relative to the checkout.
 RUN_DIR = _BASE_DIR / os.environ.get("RUN_DIR", f".run/{instance_name()}")
 INSTALLATION_SECRETS_FILE = RUN_DIR / "secrets.env"
-_KEYS = ("DJANGO_SECRET_KEY", "JWT_SIGNING_KEY", "ENCRYPTION_MASTER_KEY")
+_KEYS = ("DJANGO_SECRET_KEY", "JWT_SIGNING_KEY", "ENCRYPTION_MASTER_KEY", "INTEGRITY_SIGNING_KEY")
 if not all(os.environ.get(_name) for _name in _KEYS):
     for _name, _value in installation_secrets(INSTALLATION_SECRETS_FILE).items():
         if _name != "AUDITLOG_ADMIN_PASSWORD":

@@ -20,6 +20,7 @@ os.environ.setdefault("SQS_ENDPOINT_URL", "http://127.0.0.1:9325")
 os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("JWT_SIGNING_KEY", secrets.token_urlsafe(48))
 os.environ.setdefault("ENCRYPTION_MASTER_KEY", secrets.token_urlsafe(48))
+os.environ.setdefault("INTEGRITY_SIGNING_KEY", secrets.token_urlsafe(48))
 # Tests read far faster than any client should (stats exactness, fuzzing): the
 # read limits are raised here; tests of the limits set their own. Writes,
 # logins and the concurrent-export cap keep their defaults.

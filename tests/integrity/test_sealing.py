@@ -1,0 +1,168 @@
+"""Sealing, checkpoints and verification on real PostgreSQL: clean data verifies
+clean; each kind of tampering, done as the database superuser, is reported
+exactly (which event, which leaf, which checkpoint)."""
+
+from __future__ import annotations
+
+import pytest
+
+from integrity import services
+from integrity.verification import tenant_verify
+from tests.integrity.conftest import ingest, seal, superuser_sql
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def findings(tenant: str) -> set[tuple]:
+    return {
+        (p.finding, p.event_id, p.leaf_index, p.checkpoint) for p in tenant_verify(tenant_id=tenant)
+    }
+
+
+def test_untouched_logs_verify_clean(parties, sealing):
+    ingest(parties, "tenant-a", 5)
+    ingest(parties, "tenant-b", 3)
+    seal(sealing, "tenant-a", "tenant-b")
+    assert findings("tenant-a") == set()
+    assert findings("tenant-b") == set()
+
+
+def leaf_of(tenant: str, event_id: str) -> int:
+    from integrity.models import Leaf
+    from tests.integrity.conftest import in_tenant
+
+    return in_tenant(
+        tenant, lambda: Leaf.objects.get(tenant_id=tenant, event_id=event_id).leaf_index
+    )
+
+
+def test_each_tampering_is_reported_exactly(parties, sealing):
+    ids = ingest(parties, "tenant-a", 6)
+    other = ingest(parties, "tenant-b", 2)
+    seal(sealing, "tenant-a", "tenant-b")
+    edited, deleted, swap_1, swap_2 = ids[0], ids[1], ids[3], ids[4]
+    superuser_sql("UPDATE logs_event SET action = 'LOGOUT' WHERE id = %s", (edited,))
+    superuser_sql("DELETE FROM logs_event WHERE id = %s", (deleted,))
+    superuser_sql(
+        "UPDATE logs_event e SET timestamp = o.timestamp FROM logs_event o "
+        "WHERE (e.id, o.id) IN ((%s::uuid, %s::uuid), (%s::uuid, %s::uuid))",
+        (swap_1, swap_2, swap_2, swap_1),
+    )
+    forged = "00000000-0000-4000-8000-000000000bad"
+    superuser_sql(
+        "INSERT INTO logs_event "
+        "(id, tenant_id, timestamp, user_id, action, resource_type, severity) "
+        "SELECT %s, tenant_id, timestamp, user_id, 'GRANT', resource_type, severity "
+        "FROM logs_event WHERE id = %s",
+        (forged, ids[5]),
+    )
+    assert findings("tenant-a") == {
+        ("edited", edited, leaf_of("tenant-a", edited), None),
+        ("deleted", deleted, leaf_of("tenant-a", deleted), None),
+        ("edited", swap_1, leaf_of("tenant-a", swap_1), None),
+        ("edited", swap_2, leaf_of("tenant-a", swap_2), None),
+        ("inserted", forged, None, None),
+    }
+    assert findings("tenant-b") == set()  # the other tenant is untouched
+    assert other
+
+
+def test_a_changed_or_reordered_leaf_fails_the_checkpoints_that_cover_it(parties, sealing):
+    ingest(parties, "tenant-a", 3)
+    seal(sealing, "tenant-a")
+    ingest(parties, "tenant-a", 2)
+    seal(sealing, "tenant-a")  # checkpoints of sizes 3 and 5
+    where = "WHERE tenant_id = 'tenant-a' AND leaf_index ="
+    superuser_sql(  # leaves 3 and 4 swapped, one transaction
+        f"UPDATE integrity_leaf SET leaf_index = -1 {where} 3; "
+        f"UPDATE integrity_leaf SET leaf_index = 3 {where} 4; "
+        f"UPDATE integrity_leaf SET leaf_index = 4 {where} -1"
+    )
+    assert findings("tenant-a") == {("checkpoint", None, None, 5)}
+    superuser_sql(
+        "UPDATE integrity_leaf SET hash = sha256('forged') "
+        "WHERE tenant_id = 'tenant-a' AND leaf_index = 1"
+    )
+    assert ("checkpoint", None, None, 3) in findings("tenant-a")
+
+
+def test_an_altered_archived_checkpoint_is_reported(parties, sealing):
+    from archival import storage
+
+    ingest(parties, "tenant-a", 2)
+    seal(sealing, "tenant-a")  # archived after COMMIT
+    key = services.archive_key("tenant-a", 2)
+    body = storage.get_bytes(key)
+    storage.put_bytes(key, body.replace(b'"tree_size": 2', b'"tree_size": 1'), "application/json")
+    assert findings("tenant-a") == {("checkpoint", None, None, 2)}
+    (problem,) = tenant_verify(tenant_id="tenant-a")
+    assert problem.detail == "its archived copy differs"
+
+
+def test_crypto_shredding_and_retention_keep_the_log_verifiable(parties, sealing):
+    from datetime import timedelta
+
+    from encryption.services import keys_shred
+    from logs.services import events_delete
+    from tenants.scoping import resolve_access
+    from tests.integrity.conftest import T0, in_tenant
+
+    ingest(parties, "tenant-a", 4)
+    seal(sealing, "tenant-a")
+    in_tenant("tenant-a", lambda: keys_shred(tenant_id="tenant-a", actor="alice"))
+    access = resolve_access(parties.a_admin, "tenant-a")
+    deleted = in_tenant(
+        "tenant-a", lambda: events_delete(access=access, before=T0 + timedelta(seconds=2))
+    )
+    assert deleted == 2
+    seal(sealing, "tenant-a")  # the admin event of the shredding, the retention batch
+    assert findings("tenant-a") == set()
+    # Deleting newer events outside retention is still a finding.
+    superuser_sql("DELETE FROM logs_event WHERE tenant_id = 'tenant-a' AND action = 'LOGIN'")
+    assert {f[0] for f in findings("tenant-a")} == {"deleted"}
+    assert len(findings("tenant-a")) == 2
+
+
+def test_a_batch_handed_again_seals_nothing_twice(parties, sealing):
+    from integrity.models import Tree
+    from pipeline import drain as draining
+    from pipeline.models import Batch
+    from tests.integrity.conftest import in_tenant
+
+    ingest(parties, "tenant-a", 3)
+    seal(sealing, "tenant-a")
+    batch_ids = list(Batch.objects.filter(tenant_id="tenant-a").values_list("id", flat=True))
+    assert draining.redrive(sealing, batch_ids) == len(batch_ids)
+    assert in_tenant("tenant-a", lambda: Tree.objects.get(tenant_id="tenant-a").size) == 3
+    assert findings("tenant-a") == set()
+
+
+def test_verify_command_names_each_failure_and_records_a_critical_event(parties, sealing):
+    from django.core.management import CommandError, call_command
+
+    from logs.models import Event
+    from tests.integrity.conftest import in_tenant
+
+    ids = ingest(parties, "tenant-a", 2)
+    ingest(parties, "tenant-b", 1)
+    seal(sealing, "tenant-a", "tenant-b")
+    call_command("verify")  # clean: no error
+    superuser_sql("UPDATE logs_event SET user_id = 'mallory' WHERE id = %s", (ids[1],))
+    out = __import__("io").StringIO()
+    with pytest.raises(CommandError) as failure:
+        call_command("verify", "--tenant", "tenant-a", stdout=out)
+    assert failure.value.returncode == 1
+    assert out.getvalue().splitlines() == [
+        f"FAIL tenant-a edited: event {ids[1]}, leaf 1: differs from its sealed record"
+    ]
+    critical = in_tenant(
+        "tenant-a",
+        lambda: list(
+            Event.objects.filter(tenant_id="tenant-a", action="INTEGRITY_FAILURE").values(
+                "severity", "category", "metadata"
+            )
+        ),
+    )
+    assert len(critical) == 1
+    assert critical[0]["severity"] == "CRITICAL"
+    assert critical[0]["metadata"]["findings"][0]["event_id"] == ids[1]
