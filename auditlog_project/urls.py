@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/v1/", include("archival.api.urls")),
     path("api/v1/", include("destinations.api.urls")),
     path("api/v1/", include("alerts.api.urls")),
+    path("api/v1/", include("integrity.api.urls")),
     path("admin/", admin.site.urls),
     # The browsable API's login and logout (DRF's pages; the login throttle applies).
     path("api-auth/", include("rest_framework.urls")),
