@@ -54,6 +54,9 @@ def parse_utc(text: str) -> datetime:
 
 
 def _stored(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is dict or kind is list:  # the common cases first
+        return value
     if isinstance(value, datetime):
         return utc_text(value)
     if isinstance(value, UUID):

@@ -33,11 +33,9 @@ from django.db import connection, transaction
 from archival import storage
 from archival.errors import ArchiveMissing
 from logs import audit
-from logs.fields import EVENT_FIELDS
-from logs.models import Event
 from tenants.scoping import activated
 
-from . import encoding, signing
+from . import encoding, rows, signing
 from .choices import FAILURE_ACTION, Finding
 from .merkle import CompactRange, leaf_hash
 from .models import Checkpoint, Leaf, SigningKey, Tree
@@ -218,12 +216,7 @@ def _event_problems(
 
 
 def _events(tenant_id: str, since: datetime | None, until: datetime | None) -> Iterable[dict]:
-    events = Event.objects.filter(tenant_id=tenant_id)
-    if since is not None:
-        events = events.filter(timestamp__gte=since)
-    if until is not None:
-        events = events.filter(timestamp__lt=until)
-    return events.values(*EVENT_FIELDS).iterator(chunk_size=5000)
+    return rows.in_range(tenant_id, since, until)
 
 
 def _pending(tenant_id: str, event_id: UUID) -> bool:
