@@ -17,7 +17,7 @@ from logs.fields import EVENT_FIELDS
 from logs.models import Event, EventKey
 
 from . import encoding
-from .merkle import consistency_proof, inclusion_proof, subtree_over
+from .merkle import MerkleLevels, consistency_proof, inclusion_proof
 from .models import Checkpoint, Leaf, SigningKey
 
 
@@ -27,7 +27,7 @@ def stored_event(*, scope: QuerySet[Event], event_id: UUID) -> dict | None:
     return scope.filter(id=event_id, timestamp=Subquery(key_time)).values(*EVENT_FIELDS).first()
 
 
-def _leaf_hashes(tenant_id: str, size: int) -> list[bytes]:
+def leaf_hashes(tenant_id: str, size: int) -> list[bytes]:
     hashes = (
         Leaf.objects.filter(tenant_id=tenant_id, leaf_index__lt=size)
         .order_by("leaf_index")
@@ -50,8 +50,8 @@ def event_proof(*, tenant_id: str, row: dict) -> dict:
     checkpoint = latest_checkpoint(tenant_id=tenant_id)
     if leaf is None or checkpoint is None or checkpoint.tree_size <= leaf.leaf_index:
         raise Conflict("The event is not covered by a checkpoint yet; try again in a minute.")
-    subtree = subtree_over(_leaf_hashes(tenant_id, checkpoint.tree_size))
-    path = inclusion_proof(leaf.leaf_index, checkpoint.tree_size, subtree)
+    levels = MerkleLevels(leaf_hashes(tenant_id, checkpoint.tree_size))
+    path = inclusion_proof(leaf.leaf_index, checkpoint.tree_size, levels.subtree)
     return {
         "leaf_index": leaf.leaf_index,
         "tree_size": checkpoint.tree_size,
@@ -76,7 +76,7 @@ def consistency(*, tenant_id: str, first: int, second: int) -> dict:
     missing = [name for name, size in (("first", first), ("second", second)) if size not in found]
     if missing:
         raise Invalid({name: ["No checkpoint of this tree size."] for name in missing})
-    subtree = subtree_over(_leaf_hashes(tenant_id, second))
+    subtree = MerkleLevels(leaf_hashes(tenant_id, second)).subtree
     return {
         "first": found[first].as_signed(),
         "second": found[second].as_signed(),

@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from auditlog_project.openapi import problem_responses
+from integrity import export as integrity_export
 from tenants.permissions import Operation
 from tenants.scoping import TenantScopedAPIView
 
@@ -34,7 +35,7 @@ from .serializers import EventSerializer
 from .views import FILTER_PARAMETERS, TENANT_PARAMETERS
 
 FILTERS = tuple(EventFilterSet.base_filters)
-EXPORT_PARAMETERS = frozenset({"tenant_id", "format", "ordering", *FILTERS})
+EXPORT_PARAMETERS = frozenset({"tenant_id", "format", "ordering", "proofs", *FILTERS})
 STATS_PARAMETERS = frozenset({"tenant_id", "bucket", *FILTERS})
 DOWNLOAD = (
     'A download (`Content-Disposition: attachment; filename="auditlog-<tenant>-<UTC time>'
@@ -82,6 +83,21 @@ def _body(
     return _async_blocks(blocks) if isinstance(request._request, ASGIRequest) else blocks
 
 
+PROOFS = (
+    "true: the JSON export becomes the standalone verifier's bundle (the checkpoint, "
+    "each event with its proof); only with format=json."
+)
+
+
+def _proofs_wanted(value: str | None, format_name: str) -> bool:
+    """The `proofs` flag; 400 for another value, or with a format other than JSON."""
+    if value not in (None, "", "true", "false"):
+        raise exceptions.ValidationError({"proofs": ["Must be true or false."]})
+    if value == "true" and format_name != "json":
+        raise exceptions.ValidationError({"proofs": ["Proofs come with format=json only."]})
+    return value == "true"
+
+
 def _attachment_name(tenant_id: str, extension: str) -> str:
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     return f"auditlog-{tenant_id}-{stamp}.{extension}"
@@ -105,13 +121,18 @@ class EventExportView(TenantScopedAPIView):
             '`metadata`) are JSON as PostgreSQL stores them (`{"a": 1}`). CSV: a header row, '
             "and cells starting with = + - @ tab or carriage return prefixed with `'` so "
             "spreadsheets do not run them as formulas. JSON: one array. NDJSON: one event "
-            "per line."
+            "per line. `proofs=true` (JSON only): an object instead, the latest signed "
+            "checkpoint and each event with its inclusion proof (`integrity`), which "
+            "`python -m integrity.verifier` checks offline (docs/integrity.md)."
         ),
         parameters=[
             *TENANT_PARAMETERS,
             OpenApiParameter("format", str, enum=list(FORMATS), default="csv"),
             OpenApiParameter(
                 "ordering", str, enum=["-timestamp", "timestamp"], default="-timestamp"
+            ),
+            OpenApiParameter(
+                "proofs", str, enum=["true", "false"], default="false", description=PROOFS
             ),
             *FILTER_PARAMETERS,
         ],
@@ -128,6 +149,7 @@ class EventExportView(TenantScopedAPIView):
         params = request.query_params
         reject_unknown(params, EXPORT_PARAMETERS)
         chosen = export_format(params.get("format"))
+        proofs = _proofs_wanted(params.get("proofs"), chosen.name)
         rows = export.export_queryset(scope=self.get_queryset(), params=params)
         # Recorded when the export is accepted, before streaming: if it cannot be
         # stored the request fails and nothing is exported. Not part of its own export.
@@ -137,14 +159,25 @@ class EventExportView(TenantScopedAPIView):
             action=audit.AccessAction.EXPORT,
             params=params,
             result_count=None,  # streamed: not known before the first byte
-            details={"format": chosen.name, "ordering": params.get("ordering") or "-timestamp"},
+            details={
+                "format": chosen.name,
+                "ordering": params.get("ordering") or "-timestamp",
+                **({"proofs": True} if proofs else {}),
+            },
         )
-        body = export.export_stream(
-            tenant_id=self.access.tenant_id,
-            rows=rows.exclude(id=record_id),
-            encode=chosen.encode,
-            chunk_size=settings.EXPORT_CHUNK_SIZE,
-        )
+        if proofs:
+            body = integrity_export.bundle_stream(
+                tenant_id=self.access.tenant_id,
+                events=rows.exclude(id=record_id),
+                chunk_size=settings.EXPORT_CHUNK_SIZE,
+            )
+        else:
+            body = export.export_stream(
+                tenant_id=self.access.tenant_id,
+                rows=rows.exclude(id=record_id),
+                encode=chosen.encode,
+                chunk_size=settings.EXPORT_CHUNK_SIZE,
+            )
         response = StreamingHttpResponse(_body(request, body), content_type=chosen.content_type)
         name = _attachment_name(self.access.tenant_id, chosen.extension)
         response["Content-Disposition"] = f'attachment; filename="{name}"'

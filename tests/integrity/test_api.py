@@ -92,3 +92,64 @@ def test_checkpoints_are_tenant_scoped_and_consistent(parties, sealing):
     other = "/api/v1/integrity/checkpoints/consistency?tenant_id=tenant-b&first=2&second=2"
     assert get(parties, "a_auditor", other).status_code == 403
     assert get(parties, "b_admin", other).status_code == 200
+
+
+def export_body(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def test_an_export_with_proofs_verifies_offline_and_a_modified_one_does_not(
+    parties, sealing, tmp_path
+):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ids = ingest(parties, "tenant-a", 4)
+    seal(sealing, "tenant-a")
+    later = ingest(parties, "tenant-a", 1)  # sealed after the checkpoint: not covered
+    ingest(parties, "tenant-b", 2)
+    seal(sealing, "tenant-b")
+    url = "/api/v1/logs/export?tenant_id=tenant-a&format=json&proofs=true&ordering=timestamp"
+    response = get(parties, "a_auditor", url)
+    assert response.status_code == 200
+    bundle = json.loads(export_body(response))
+    assert [e["id"] for e in bundle["events"]] == ids
+    assert bundle["not_covered"] == later
+    assert bundle["checkpoint"]["tenant_id"] == "tenant-a"
+    (tmp_path / "export.json").write_bytes(json.dumps(bundle).encode())
+    (tmp_path / "keys.json").write_text(
+        json.dumps(get(parties, None, "/api/v1/integrity/keys").json())
+    )
+    bundle["events"][2]["resource_type"] = "invoice"
+    (tmp_path / "modified.json").write_text(json.dumps(bundle))
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+    def verify(name):
+        command = [sys.executable, "-m", "integrity.verifier", name, "--key", "keys.json"]
+        return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+
+    genuine = verify("export.json")
+    assert genuine.returncode == 0, genuine.stdout
+    assert genuine.stdout.startswith("OK: 4 event(s) verified")
+    modified = verify("modified.json")
+    assert modified.returncode == 1
+    assert f"FAIL event {ids[2]}: fields differ from the sealed record: resource_type" in (
+        modified.stdout
+    )
+
+
+def test_an_export_with_proofs_is_scoped_and_json_only(parties, sealing):
+    import json
+
+    ingest(parties, "tenant-a", 2, user="someone-else")
+    (own,) = ingest(parties, "tenant-a", 1, user="ursula")
+    seal(sealing, "tenant-a")
+    url = "/api/v1/logs/export?tenant_id=tenant-a&format=json&proofs=true"
+    mine = json.loads(export_body(get(parties, "a_user", url)))
+    assert [e["id"] for e in mine["events"]] == [own]
+    assert get(parties, "b_admin", url).status_code == 403
+    csv = get(parties, "a_admin", url.replace("format=json", "format=csv"))
+    assert csv.status_code == 400
+    assert get(parties, "a_admin", url.replace("proofs=true", "proofs=yes")).status_code == 400

@@ -11,6 +11,7 @@ import pytest
 from integrity.merkle import (
     EMPTY_ROOT,
     CompactRange,
+    MerkleLevels,
     ProofError,
     consistency_proof,
     inclusion_proof,
@@ -129,3 +130,14 @@ def test_consistency_vectors():
         "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
         "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
     ]
+
+
+def test_stored_levels_give_the_same_subtrees_and_proofs():
+    leaves = [leaf_hash(bytes([i])) for i in range(37)]
+    levels = MerkleLevels(leaves)
+    plain = subtree_over(leaves)
+    for start in range(37):
+        for end in range(start + 1, 38):
+            assert levels.subtree(start, end) == plain(start, end)
+    assert levels.subtree(0, 37) == root_of(leaves)
+    assert inclusion_proof(20, 37, levels.subtree) == inclusion_proof(20, 37, plain)
