@@ -13,6 +13,7 @@ class Finding(models.TextChoices):
     INSERTED = "inserted", "An event was never sealed"
     LEAF = "leaf", "A leaf is out of order or its checkpoint's root does not match"
     CHECKPOINT = "checkpoint", "A checkpoint's signature, chain or archived copy is wrong"
+    ARCHIVE = "archive", "An archived object differs from what was written"
 
 
 # The admin event recorded in the tenant's own log when verification fails.

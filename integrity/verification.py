@@ -13,7 +13,10 @@ the leaf index or the checkpoint):
 - leaves are dense from 0; every checkpoint's root is the root of the leaves
   below its size (a leaf changed, removed, added or reordered), its signature
   verifies under a published key, it names its predecessor's hash, and its
-  archived copy equals it.
+  archived copy equals it;
+- archived days of the range are read back and their events compared with
+  their leaves (integrity/archives.py): an altered object is an `archive`
+  finding naming it, an altered event `edited`, a missing one `deleted`.
 
 Events are compared in memory by id: a tenant's leaves of the range are held
 as a dict (about 150 bytes each); a range bounds it (docs/integrity.md).
@@ -25,7 +28,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from django.db import connection, transaction
@@ -36,6 +39,7 @@ from logs import audit
 from tenants.scoping import activated
 
 from . import encoding, rows, signing
+from .archives import archive_check
 from .choices import FAILURE_ACTION, Finding
 from .merkle import CompactRange, leaf_hash
 from .models import Checkpoint, Leaf, SigningKey, Tree
@@ -208,10 +212,17 @@ def _event_problems(
             )
         if progress and count % 10000 == 0:
             progress(count)
+    archived = archive_check(tenant_id, by_event, since, until, Problem)
+    problems += archived.problems
     deleted_before = tree.deleted_before if tree else None
     for event_id, (index, moment) in sorted(expected.items(), key=lambda item: item[1][0]):
         if deleted_before is None or moment >= deleted_before:
             problems.append(Problem(Finding.DELETED, "sealed, not stored", str(event_id), index))
+        elif (day := moment.astimezone(UTC).date()) in archived.days and (
+            event_id not in archived.found
+        ):
+            detail = f"sealed, deleted by retention, not in the archive of {day}"
+            problems.append(Problem(Finding.DELETED, detail, str(event_id), index))
     return problems
 
 
