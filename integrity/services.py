@@ -28,6 +28,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from archival import storage
+from auditlog_project.aws import s3_client
 from pipeline.consumers import PendingBatch
 from tenants.scoping import activate, activated
 
@@ -185,8 +186,24 @@ def checkpoint_create(*, tenant_id: str) -> Checkpoint | None:
     return checkpoint
 
 
+def _archive_prefix(tenant_id: str) -> str:
+    return f"{storage.tenant_prefix(tenant_id)}integrity/checkpoints/"
+
+
 def archive_key(tenant_id: str, tree_size: int) -> str:
-    return f"{storage.tenant_prefix(tenant_id)}integrity/checkpoints/{tree_size:020d}.json"
+    return f"{_archive_prefix(tenant_id)}{tree_size:020d}.json"
+
+
+def archived_sizes(tenant_id: str) -> list[int]:
+    """The tree sizes of the tenant's checkpoints copied to the archive bucket."""
+    storage.ready()
+    pages = s3_client().get_paginator("list_objects_v2")
+    prefix = _archive_prefix(tenant_id)
+    return [
+        int(item["Key"][len(prefix) : -len(".json")])
+        for page in pages.paginate(Bucket=storage.bucket(), Prefix=prefix)
+        for item in page.get("Contents", [])
+    ]
 
 
 def checkpoints_archive(*, tenant_id: str) -> int:

@@ -43,7 +43,7 @@ from .archives import archive_check
 from .choices import FAILURE_ACTION, Finding
 from .merkle import CompactRange, leaf_hash
 from .models import Checkpoint, Leaf, SigningKey, Tree
-from .services import archive_key
+from .services import archive_key, archived_sizes
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +141,10 @@ def _tree_problems(
             Problem(Finding.LEAF, f"the tree has {tree.size} leaves, found {edge.size}")
         )
     problems += _checkpoint_problems(checkpoints, since, until)
+    problems += [
+        Problem(Finding.CHECKPOINT, "archived, missing from the database", checkpoint=size)
+        for size in sorted(set(archived_sizes(tenant_id)) - set(at_size))
+    ]
     return problems
 
 

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from django.db import connection, transaction
 
+from archival import storage
 from integrity import services
 from pipeline import drain as draining
 from pipeline.consumers import by_name
@@ -21,8 +22,13 @@ T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
 
 @pytest.fixture
 def sealing(settings):
-    """The integrity consumer alone in the registry (drained by hand)."""
+    """The integrity consumer alone in the registry (drained by hand), and no
+    checkpoint copies left in the archive bucket by earlier tests (the bucket
+    outlives the test database; the tenants' ids are the same in every test)."""
     settings.PIPELINE_CONSUMERS = ["integrity.consumers.CONSUMER"]
+    storage.ready()
+    for tenant in ADMINS:
+        storage.remove_others(f"{storage.tenant_prefix(tenant)}integrity/", keep=set())
     return by_name("integrity")
 
 

@@ -213,3 +213,17 @@ def test_archived_events_verify_and_an_altered_archive_object_is_reported(partie
     )
     assert findings("tenant-a") == {("edited", old[1], leaf_of("tenant-a", old[1]), None)}
     assert new
+
+
+def test_checkpoints_removed_from_the_database_are_found_in_the_archive(parties, sealing):
+    ids = ingest(parties, "tenant-a", 2)
+    seal(sealing, "tenant-a")
+    ingest(parties, "tenant-a", 2)
+    seal(sealing, "tenant-a")
+    # Roll the log back to its first checkpoint: events, leaves, tree and checkpoint.
+    where = "WHERE tenant_id = 'tenant-a'"
+    superuser_sql(f"DELETE FROM logs_event {where} AND NOT id = ANY(%s::uuid[])", (ids,))
+    superuser_sql(f"DELETE FROM integrity_leaf {where} AND leaf_index >= 2")
+    superuser_sql(f"DELETE FROM integrity_checkpoint {where} AND tree_size = 4")
+    superuser_sql(f"UPDATE integrity_tree SET size = 2 {where}")
+    assert findings("tenant-a") == {("checkpoint", None, None, 4)}
