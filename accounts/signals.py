@@ -14,9 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from auditlog_project import access
 from logs import audit
 from tenants.models import Membership
 
@@ -57,3 +58,10 @@ def record_user_changes(sender, instance: User, created: bool, **kwargs) -> None
                     after=after,
                     origin=by.origin,
                 )
+
+
+@receiver(post_delete, sender=User, dispatch_uid="accounts.user_deleted_access")
+def announce_user_deleted(sender, instance: User, **kwargs) -> None:
+    """A deleted user's tokens end: their memberships go with them (and are
+    announced), but a platform administrator has none."""
+    access.access_changed(user_id=instance.pk, tenant_id=None, reason=access.DELETED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import F
 
+from auditlog_project import access
 from logs.audit import Origin, record_admin
 from tenants.models import Tenant
 
@@ -21,7 +22,9 @@ def policy_put(
 
     Bumps `Tenant.masking_version` in the same transaction: from its COMMIT on,
     every process compiles the new policy at its next request for the tenant
-    (masking.selectors.masker_for). Events stored before keep their masking.
+    (masking.selectors.masker_for). The tenant row changed, so the change is
+    announced (auditlog_project.access): the access cache, which holds the row
+    for bearer requests, reads it again. Events stored before keep their masking.
     The change is an `admin` event in the tenant's log (before and after).
     """
     before = policy_rules(tenant=tenant).as_json()
@@ -31,6 +34,7 @@ def policy_put(
     )
     Tenant.objects.filter(pk=tenant.pk).update(masking_version=F("masking_version") + 1)
     tenant.refresh_from_db(fields=["masking_version"])
+    access.access_changed(user_id=None, tenant_id=tenant.pk, reason=access.TENANT)
     record_admin(
         tenant_id=tenant.pk,
         actor=username,

@@ -90,10 +90,14 @@ class Ports:
         return self.tls_port or self.public + TLS_OFFSET
 
 
-def gunicorn(port: int, workers: int, *, host: str = "127.0.0.1") -> list[str]:
-    """A pool of WSGI sync workers running the HTTP API."""
+API_APP = "auditlog_project.wsgi:application"
+
+
+def gunicorn(port: int, workers: int, *, host: str = "127.0.0.1", app: str = API_APP) -> list[str]:
+    """A pool of WSGI sync workers running the HTTP API (or, for the bench's
+    ceiling, another WSGI `app` served the same way)."""
     return [
-        str(BIN / "gunicorn"), "auditlog_project.wsgi:application",
+        str(BIN / "gunicorn"), app,
         "--bind", f"{host}:{port}", "--workers", str(workers), "--worker-class", "sync",
         "--max-requests", "20000", "--max-requests-jitter", "2000",
         "--graceful-timeout", "20", "--timeout", "300", "--no-control-socket",

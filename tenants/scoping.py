@@ -30,6 +30,7 @@ from rest_framework.request import Request
 
 from auditlog_project import ratelimits
 
+from . import access_cache
 from .models import TENANT_ID_PATTERN, Membership, Tenant
 from .permissions import PLATFORM_ADMIN, Operation, role_allows
 
@@ -235,11 +236,14 @@ class TenantScopedAPIView(generics.GenericAPIView):
         operation = self.tenant_operations.get(request.method or "")
         if operation is None:
             raise exceptions.MethodNotAllowed(request.method or "")
+        tenant_id = self._tenant_named(request)
+        inactive = self.include_inactive_tenants
         try:
-            self.access = resolve_access(
-                request.user,
-                self._tenant_named(request),
-                include_inactive=self.include_inactive_tenants,
+            self.access = access_cache.tenant_access(
+                getattr(request, "access_entry", None),
+                tenant_id,
+                inactive,
+                lambda: resolve_access(request.user, tenant_id, include_inactive=inactive),
             )
         except TenantNotAccessible:
             raise self.hidden_tenant_error(NOT_ACCESSIBLE) from None

@@ -28,6 +28,7 @@ from psycopg.pq import TransactionStatus
 from encryption import keyring
 from masking import selectors as masking_selectors
 from scripts import servers
+from tenants import access_cache
 from tests import channel_layer
 from tests.processes import base_env, running
 
@@ -185,6 +186,13 @@ def _no_compiled_masking_policy():
     """Tests roll tenants back to masking_version 0 and reuse tenant ids, which
     never happens at run time (versions only grow): forget compiled policies."""
     masking_selectors.forget_compiled()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_access_cache():
+    """Tests roll users and memberships back, and ids of rolled-back rows are
+    never announced as changed: each test starts with an empty access cache."""
+    access_cache.clear()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "jobs",
     "destinations",
     "alerts",
+    "integrity",
     "dashboard",
 ]
 
@@ -290,12 +291,16 @@ if BACKUP_SCHEDULE != "off":
 # Announce committed batches on SQS (False: no batch rows, no messages; the
 # bench's "without" run). Consumers, each with its own watermark, by dotted path.
 PIPELINE_ANNOUNCE = env_bool("PIPELINE_ANNOUNCE", True)
+# A process sends at most one announcement per this many seconds; the writes
+# committed meanwhile share it (pipeline/announce.py).
+PIPELINE_ANNOUNCE_INTERVAL = env_float("PIPELINE_ANNOUNCE_INTERVAL", 0.05, minimum=0.0)
 PIPELINE_CONSUMERS = env_list(
     "PIPELINE_CONSUMERS",
     [
         "logs.search.indexer.CONSUMER",
         "alerts.evaluate.CONSUMER",
         "destinations.queueing.CONSUMER",
+        "integrity.consumers.CONSUMER",
     ],
 )
 # One drain transaction hands a consumer at most this many batches (and about
@@ -531,6 +536,11 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = True
 # explained in docs/operations.md#rate-limits. Rates are count/period.
 NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
 RATE_LIMIT_KEY_PREFIX = env_str("RATE_LIMIT_KEY_PREFIX", f"{CACHES['default']['KEY_PREFIX']}:rl")
+# Bearer requests read their user and membership from a per-process cache,
+# checked against Redis on every request and invalidated at once by any change
+# to access (tenants/access_cache.py); an entry lives at most this long in any
+# case (0: no cache, every request reads PostgreSQL).
+ACCESS_CACHE_SECONDS = env_int("ACCESS_CACHE_SECONDS", 60, minimum=0)
 LOGIN_RATE_PER_USERNAME = env_rate("LOGIN_RATE_PER_USERNAME", "5/m")  # failures
 LOGIN_RATE_PER_IP = env_rate("LOGIN_RATE_PER_IP", "30/m")  # failures
 LOGIN_ATTEMPTS_PER_IP = env_rate("LOGIN_ATTEMPTS_PER_IP", "60/m")  # every attempt
@@ -625,3 +635,25 @@ STREAM_MAX_PER_TENANT = env_int("STREAM_MAX_PER_TENANT", 200, minimum=1)
 # Rows fetched per round trip from the export's server-side cursor, and encoded
 # per block written: memory is about one chunk, whatever the size of the export.
 EXPORT_CHUNK_SIZE = env_int("EXPORT_CHUNK_SIZE", 2000, minimum=1)
+
+# --- Integrity (integrity/, ADR 0021) -----------------------------------------
+# Checkpoints are signed with an Ed25519 key derived from this secret of the
+# installation (never in the repository; settings/keys.py generates it for
+# `make run`). Without it leaves are sealed but no checkpoint is signed (the
+# checkpoint task fails, naming the variable).
+INTEGRITY_SIGNING_KEY = env_str("INTEGRITY_SIGNING_KEY", "")
+if INTEGRITY_SIGNING_KEY:
+    refuse_published("INTEGRITY_SIGNING_KEY", INTEGRITY_SIGNING_KEY)
+# A checkpoint every INTEGRITY_CHECKPOINT_SECONDS when a tenant has new leaves,
+# and as soon as this many leaves were sealed since the last one.
+INTEGRITY_CHECKPOINT_SECONDS = env_float("INTEGRITY_CHECKPOINT_SECONDS", 60.0, minimum=1.0)
+INTEGRITY_CHECKPOINT_EVERY = env_int("INTEGRITY_CHECKPOINT_EVERY", 10000, minimum=1)
+INTEGRITY_VERIFY_SECONDS = env_float("INTEGRITY_VERIFY_SECONDS", 86400.0, minimum=60.0)
+CELERY_BEAT_SCHEDULE["integrity-checkpoints"] = {
+    "task": "integrity.checkpoints",
+    "schedule": INTEGRITY_CHECKPOINT_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["integrity-verify"] = {
+    "task": "integrity.verify_all",
+    "schedule": INTEGRITY_VERIFY_SECONDS,
+}

@@ -95,7 +95,7 @@ def database_from_url(name: str, url: str) -> dict:
         raise ConfigError(f"{name} has an invalid port") from None
     query = dict(pair.split("=", 1) for pair in parts.query.split("&") if "=" in pair)
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "auditlog_project.postgresql",
         "NAME": unquote(db_name),
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),

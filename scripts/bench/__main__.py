@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+import ingest  # noqa: E402
+
 import extras  # noqa: E402
 import load  # noqa: E402
 import masking_ab  # noqa: E402
@@ -59,6 +61,10 @@ def parse_args() -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--reuse", action="store_true", help="keep a database seeded with N events")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md")
+    parser.add_argument(
+        "--only", choices=["ingest"],
+        help="ingest only: the ceilings, bulk and single POSTs (no search, export, stream, A/B)",
+    )  # fmt: skip
     return parser.parse_args()
 
 
@@ -151,6 +157,13 @@ def run() -> int:
     import searches  # needs Django
 
     bodies = bulk_bodies(factory, args.bulk_events)
+    log(f"ingest ceilings: raw COPY of {args.bulk_events:,} events, same tables and lean table")
+    results["ceilings"] = ingest.copies(DATABASE, factory, args.bulk_events, BULK_CLIENTS)
+    log("single POSTs against a minimal Django view (the framework's ceiling)")
+    results["minimal"] = ingest.minimal_django(
+        env, ALT_PORT, args.workers, tenants[:20], args.single_seconds
+    )
+    log(f"minimal Django: {results['minimal']['rate']:,.0f} requests/s")
     with servers.wsgi(env, WEB_PORT, args.workers) as web:
         log(f"bulk ingest: {args.bulk_events:,} events, 1000 per request, {BULK_CLIENTS} clients")
         results["bulk"] = load.bulk_ingest(WEB_PORT, token, bodies, threads=BULK_CLIENTS)
@@ -160,6 +173,8 @@ def run() -> int:
             WEB_PORT, token, tenants[:20], args.single_seconds
         )
         log(f"single: {results['single_wsgi']['rate']:,.0f} events/s")
+        if args.only == "ingest":
+            return finish(args, results)
         seed.analyze(DATABASE)
         log("search shapes over HTTP and the same SQL directly")
         results["search"] = searches.run(WEB_PORT, token, tenants, args.search_requests)
@@ -171,9 +186,13 @@ def run() -> int:
         )
     if args.masking_events:
         results["extra_rows"] += masking_rows(args, factory, token, tenants, env)
+    return finish(args, results)
+
+
+def finish(args, results: dict) -> int:
     report = render(args, results)
     print(report)
-    if not args.no_docs:
+    if not args.no_docs and not args.only:
         write_docs(report)
     return 0
 

@@ -41,7 +41,9 @@ def login(username: str, password: str = PASSWORD, ip: str = "10.20.0.1"):
 
 
 def counters_in_redis(server: PrivateRedis, settings) -> list[bytes]:
-    return server.client().keys(f"{settings.RATE_LIMIT_KEY_PREFIX}:*")
+    """The rate-limit keys in Redis (not the access cache's, under the same prefix)."""
+    keys = server.client().keys(f"{settings.RATE_LIMIT_KEY_PREFIX}:*")
+    return [key for key in keys if b":access:" not in key]
 
 
 def until_counted_in_redis(server: PrivateRedis, settings, request, timeout: float = 10):

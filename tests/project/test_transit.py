@@ -100,8 +100,7 @@ def _give_to_postgres(*paths: Path) -> None:
 
 
 def test_postgresql_with_verify_full_connects_over_tls_and_refuses_a_wrong_ca(tmp_path):
-    from django.db.backends.postgresql.base import DatabaseWrapper
-
+    from auditlog_project.postgresql.base import DatabaseWrapper
     from auditlog_project.settings.env import database_from_url
 
     root = Path(tempfile.mkdtemp(prefix="auditlog-pg-tls-"))

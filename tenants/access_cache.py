@@ -1,0 +1,204 @@
+"""The hot path's cache of a token's user and the tenants they reach (issue 14).
+
+A bearer request used to read its user (active flag, password claim) and its
+membership from PostgreSQL: two of the seven round trips of a single-event
+POST. Here each process keeps, per user, the user row and the `TenantAccess`
+values resolved for them, and checks on every request that nothing they
+depend on changed since, with one Redis round trip (an MGET of two small keys):
+
+- the user's *generation*, `INCR`ed by `invalidate` after COMMIT of any change
+  that bears on access (auditlog_project.access: password, active flag,
+  superuser flag, username, a membership created, changed or deleted, the
+  user deleted; a tenant saved bumps every member), so the next request of
+  that user in every process misses and reads PostgreSQL again: invalidation
+  is immediate, not after a delay;
+- the deployment's *epoch*, a random value set once: if Redis loses its data
+  (a restart without persistence), the epoch is new and every entry, stamped
+  with the old one, misses, so a generation that went back to zero cannot
+  revive an entry.
+
+Generations are read *before* PostgreSQL when an entry is (re)built, so a
+change that commits while it is built bumps a generation the entry does not
+carry. When Redis does not answer, the cache is not used at all: every request
+reads PostgreSQL as before, with one warning per outage. An entry also expires
+after ACCESS_CACHE_SECONDS whatever happens (the bound for changes made outside
+Django, e.g. SQL by hand, or a bump Redis refused), and ACCESS_CACHE_SECONDS=0
+turns the cache off. Only successes are cached: a refused tenant is read again
+each time.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from redis.exceptions import RedisError
+
+from auditlog_project import ratelimits
+
+if TYPE_CHECKING:
+    from .scoping import TenantAccess
+
+logger = logging.getLogger(__name__)
+
+MAX_USERS = 10_000  # entries kept per process; the least recently used go first
+GENERATION_TTL = 7 * 86400  # far longer than any entry lives
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What an entry was built under: the epoch and the user's generation."""
+
+    epoch: bytes
+    generation: int
+
+
+@dataclass
+class Entry:
+    stamp: Stamp
+    user: Any
+    born: float
+    accesses: dict[tuple[str, bool], TenantAccess] = field(default_factory=dict)
+
+
+_entries: OrderedDict[int, Entry] = OrderedDict()
+_lock = threading.Lock()
+_redis_down = [False]
+
+
+def _keys(user_id: int) -> list[str]:
+    prefix = settings.RATE_LIMIT_KEY_PREFIX
+    return [f"{prefix}:access:epoch", f"{prefix}:access:user:{user_id}"]
+
+
+def enabled() -> bool:
+    return settings.ACCESS_CACHE_SECONDS > 0
+
+
+def current_stamp(user_id: int) -> Stamp | None:
+    """The stamp an entry of this user must carry now; None when Redis is down."""
+    client = ratelimits.redis_client()
+    epoch_key, user_key = _keys(user_id)
+    try:
+        epoch, generation = client.mget([epoch_key, user_key])
+        if epoch is None:  # a new Redis (or the first request ever): a new epoch
+            client.set(epoch_key, uuid.uuid4().hex, nx=True)
+            epoch = client.get(epoch_key)
+    except RedisError as exc:
+        if not _redis_down[0]:
+            logger.warning("access cache off while Redis does not answer (%s)", exc)
+        _redis_down[0] = True
+        return None
+    if _redis_down[0]:
+        logger.warning("Redis answers again: access cache back on")
+        _redis_down[0] = False
+    return Stamp(epoch if isinstance(epoch, bytes) else b"", int(generation or 0))
+
+
+def user_entry(user_id: int, load_user: Callable[[], Any]) -> tuple[Any, Entry | None]:
+    """(a copy of the user, their valid entry), loading the user when the entry is
+    missing or stale; the entry is None when the cache cannot be used."""
+    if not enabled():
+        return load_user(), None
+    stamp = current_stamp(user_id)
+    if stamp is None:
+        return load_user(), None
+    now = time.monotonic()
+    with _lock:
+        entry = _entries.get(user_id)
+        if entry is not None and (
+            entry.stamp != stamp or now - entry.born > settings.ACCESS_CACHE_SECONDS
+        ):
+            entry = None
+        if entry is not None:
+            _entries.move_to_end(user_id)
+    if entry is None:
+        entry = Entry(stamp=stamp, user=load_user(), born=now)  # after the stamp: see above
+        with _lock:
+            _entries[user_id] = entry
+            while len(_entries) > MAX_USERS:
+                _entries.popitem(last=False)
+    return copy.copy(entry.user), entry
+
+
+def tenant_access(
+    entry: Entry | None,
+    tenant_id: str | None,
+    include_inactive: bool,
+    resolve: Callable[[], TenantAccess],
+) -> TenantAccess:
+    """The entry's access to `tenant_id` (None: the implicit one), resolved once."""
+    if entry is None:
+        return resolve()
+    key = (tenant_id or "", include_inactive)
+    access = entry.accesses.get(key)
+    if access is None:
+        access = resolve()  # raises when refused: refusals are not cached
+        entry.accesses[key] = access
+    return access
+
+
+def invalidate(user_ids: Iterable[int]) -> None:
+    """After COMMIT of a change to these users' access: drop this process's
+    entries and bump their generations, so every other process misses too."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return
+    with _lock:
+        for user_id in ids:
+            _entries.pop(user_id, None)
+    client = ratelimits.redis_client()
+    try:
+        pipe = client.pipeline(transaction=False)
+        for user_id in ids:
+            key = _keys(user_id)[1]
+            pipe.incr(key)
+            pipe.expire(key, GENERATION_TTL)
+        pipe.execute()
+    except RedisError as exc:
+        logger.error(
+            "access cache: %d user(s) not invalidated in other processes (%s); their "
+            "entries there expire within ACCESS_CACHE_SECONDS",
+            len(ids),
+            exc,
+        )
+
+
+def on_access_changed(sender, user_id: int | None, tenant_id: str | None, **kwargs) -> None:
+    """Receiver of auditlog_project.access.ACCESS_CHANGED (after COMMIT)."""
+    if user_id is not None:
+        invalidate([user_id])
+        return
+    from django.contrib.auth import get_user_model
+
+    from .models import Membership
+
+    # Everyone who may have an entry for the tenant: its members, and the
+    # platform administrators, who reach every tenant without a membership.
+    members = Membership.objects.filter(tenant_id=tenant_id).values_list("user_id", flat=True)
+    admins = get_user_model().objects.filter(is_superuser=True).values_list("pk", flat=True)
+    invalidate([*members, *admins])
+
+
+def on_access_changing(sender, user_id: int | None, **kwargs) -> None:
+    """Receiver of ACCESS_CHANGING (at once, before COMMIT): this process forgets
+    the user's entry (every entry, for a change to a whole tenant)."""
+    with _lock:
+        if user_id is None:
+            _entries.clear()
+        else:
+            _entries.pop(user_id, None)
+
+
+def clear() -> None:
+    """Forget every entry of this process (tests)."""
+    with _lock:
+        _entries.clear()

@@ -1,0 +1,151 @@
+"""The access cache (tenants/access_cache.py) never serves access that was taken away.
+
+Each test holds a client whose user and membership are cached, makes a change
+after which the old entry must not be used, and then plays *another process*:
+it puts the entry it held before the change back into the cache (this process
+dropped its own at once), so only the Redis generation, bumped after COMMIT,
+can stop it. Real COMMITs (transactional tests), real Redis.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import User
+from masking import services as masking_services
+from masking.policy import PolicyRules
+from tenants import access_cache, services
+from tenants.models import Membership
+from tests.fixtures import bearer_client
+from tests.logs.conftest import event_body
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LIST = "/api/v1/logs?tenant_id=tenant-a"
+
+
+class OtherProcess:
+    """The entries a process held before a change, put back after it."""
+
+    def __init__(self) -> None:
+        with access_cache._lock:
+            self.held = dict(access_cache._entries)
+        assert self.held, "nothing cached: the test would prove nothing"
+
+    def restore(self) -> None:
+        with access_cache._lock:
+            access_cache._entries.update(self.held)
+
+
+def user_queries(call) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        call()
+    return sum('FROM "accounts_user"' in q["sql"] for q in queries.captured_queries)
+
+
+def warm(client) -> OtherProcess:
+    assert client.get(LIST).status_code == 200
+    assert client.get(LIST).status_code == 200  # from the cache
+    return OtherProcess()
+
+
+def test_a_repeat_request_reads_no_user_and_a_stale_entry_is_not_used(parties):
+    client = parties.client("a_auditor")
+    assert user_queries(lambda: client.get(LIST)) == 1
+    assert user_queries(lambda: client.get(LIST)) == 0
+    other = OtherProcess()
+    Membership.objects.filter(user=parties.a_auditor).update(role="auditor")  # no announcement
+    other.restore()
+    assert user_queries(lambda: client.get(LIST)) == 0  # (an unannounced change is not seen)
+    access_cache.invalidate([parties.a_auditor.pk])
+    other.restore()
+    assert user_queries(lambda: client.get(LIST)) == 1
+
+
+def test_a_removed_membership_is_refused_in_every_process(parties):
+    client = parties.client("a_auditor")
+    other = warm(client)
+    membership = Membership.objects.get(tenant=parties.tenant_a, user=parties.a_auditor)
+    services.membership_delete(membership=membership)
+    other.restore()
+    assert client.get(LIST).status_code == 403
+
+
+def test_a_role_change_applies_in_every_process(parties):
+    client = parties.client("a_admin")
+    assert client.post(LIST, event_body(), format="json").status_code == 201
+    other = OtherProcess()
+    services.membership_upsert(tenant=parties.tenant_a, username="arthur", role="admin")
+    services.membership_upsert(tenant=parties.tenant_a, username="alice", role="auditor")
+    other.restore()
+    assert client.post(LIST, event_body(), format="json").status_code == 403
+
+
+def test_a_deactivated_user_is_refused_in_every_process(parties):
+    client = parties.client("a_auditor")
+    other = warm(client)
+    user = User.objects.get(pk=parties.a_auditor.pk)
+    user.is_active = False
+    user.save()
+    other.restore()
+    assert client.get(LIST).status_code == 401
+
+
+def test_a_password_change_ends_the_token_in_every_process(parties):
+    client = parties.client("a_auditor")
+    other = warm(client)
+    user = User.objects.get(pk=parties.a_auditor.pk)
+    user.set_password("a-new-and-long-passphrase")
+    user.save()
+    other.restore()
+    assert client.get(LIST).status_code == 401
+
+
+def test_a_deleted_user_is_refused_in_every_process(parties):
+    client = bearer_client(parties.platform_admin)  # a member of nothing
+    assert client.get(LIST).status_code == 200
+    other = OtherProcess()
+    User.objects.filter(pk=parties.platform_admin.pk).delete()
+    other.restore()
+    assert client.get(LIST).status_code == 401
+
+
+def test_a_deactivated_tenant_is_refused_to_members_and_platform_admins(parties):
+    member, admin = parties.client("a_auditor"), bearer_client(parties.platform_admin)
+    warm(member)
+    assert admin.get(LIST).status_code == 200
+    other = OtherProcess()
+    services.tenant_update(tenant=parties.tenant_a, is_active=False)
+    other.restore()
+    assert member.get(LIST).status_code == 403
+    assert admin.get(LIST).status_code == 403
+
+
+def test_a_new_masking_policy_applies_to_the_next_event_in_every_process(parties):
+    client = parties.client("a_admin")
+    assert client.post(LIST, event_body(), format="json").status_code == 201
+    other = OtherProcess()
+    rules = PolicyRules.from_json({"key_names": ["customer_ref"]})
+    masking_services.policy_put(tenant=parties.tenant_a, rules=rules, username="alice")
+    other.restore()
+    body = event_body(metadata={"customer_ref": "C-12345"})
+    response = client.post(LIST, body, format="json")
+    assert response.status_code == 201
+    assert response.json()["metadata"]["customer_ref"] != "C-12345"
+
+
+def test_a_redis_that_lost_its_data_invalidates_every_entry(parties):
+    client = parties.client("a_auditor")
+    assert user_queries(lambda: client.get(LIST)) == 1
+    assert user_queries(lambda: client.get(LIST)) == 0
+    access_cache.ratelimits.redis_client().delete(access_cache._keys(0)[0])  # the epoch
+    assert user_queries(lambda: client.get(LIST)) == 1
+
+
+def test_the_cache_can_be_turned_off(parties, settings):
+    settings.ACCESS_CACHE_SECONDS = 0
+    client = parties.client("a_auditor")
+    assert user_queries(lambda: client.get(LIST)) == 1
+    assert user_queries(lambda: client.get(LIST)) == 1
