@@ -227,3 +227,26 @@ def test_checkpoints_removed_from_the_database_are_found_in_the_archive(parties,
     superuser_sql(f"DELETE FROM integrity_checkpoint {where} AND tree_size = 4")
     superuser_sql(f"UPDATE integrity_tree SET size = 2 {where}")
     assert findings("tenant-a") == {("checkpoint", None, None, 4)}
+
+
+def test_sealing_goes_on_without_a_signing_key_and_signs_every_n_leaves(parties, sealing, settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from integrity.models import Checkpoint, Tree
+    from tests.integrity.conftest import in_tenant
+
+    settings.INTEGRITY_CHECKPOINT_EVERY = 3
+    settings.INTEGRITY_SIGNING_KEY = ""
+    ingest(parties, "tenant-a", 4)
+    seal(sealing)  # no checkpoint: nothing signed, nothing failed
+    assert in_tenant("tenant-a", lambda: Tree.objects.get(tenant_id="tenant-a").size) == 4
+    with pytest.raises(ImproperlyConfigured, match="INTEGRITY_SIGNING_KEY"):
+        services.checkpoint_create(tenant_id="tenant-a")
+    settings.INTEGRITY_SIGNING_KEY = "a-test-signing-secret-of-forty-characters-at-least"
+    ingest(parties, "tenant-a", 3)
+    seal(sealing)  # 3 new leaves: the consumer signs at once
+    sizes = in_tenant(
+        "tenant-a", lambda: list(Checkpoint.objects.values_list("tree_size", flat=True))
+    )
+    assert sizes == [7]
+    assert findings("tenant-a") == set()
