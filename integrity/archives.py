@@ -43,11 +43,11 @@ def _stored(row: dict[str, Any]) -> dict[str, Any]:
     """An archived row (Arrow values: text for uuid, inet and jsonb) as a stored row."""
     out = {name: row.get(name) for name in EVENT_FIELDS}
     for name in _UUIDS:
-        if out[name] is not None:
-            out[name] = UUID(out[name])
+        if (text := out[name]) is not None:
+            out[name] = UUID(text)
     for name in JSON_FIELDS:
-        if out[name] is not None:
-            out[name] = json.loads(out[name])
+        if (text := out[name]) is not None:
+            out[name] = json.loads(text)
     return out
 
 
