@@ -26,6 +26,15 @@ ensure_chromium() {
     || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; } >/dev/null 2>&1
 }
 
+# pgbouncer, the documented production pooler: tests/project/test_pgbouncer.py
+# runs the service's tenant isolation through it (Debian's package).
+ensure_pgbouncer() {
+  command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] && return 0
+  echo "pgbouncer test: installing pgbouncer (Debian package)"
+  apt-get install -y -qq pgbouncer >/dev/null 2>&1 \
+    || { apt-get update -qq && apt-get install -y -qq pgbouncer; } >/dev/null 2>&1
+}
+
 ensure_nginx() {
   command -v nginx >/dev/null 2>&1 && return 0
   echo "router: installing nginx (Debian package) for the local load balancer"

@@ -138,12 +138,14 @@ def nginx(run_dir: Path) -> list[str]:
 
 
 # Environment each process adds to its own: the WSGI pools sit behind one proxy
-# (nginx or the ALB); under ASGI persistent connections leak (ADR 0005).
+# (nginx or the ALB); under ASGI persistent connections leak (ADR 0005), so
+# the ASGI processes take theirs from a pool instead.
+ASGI_DATABASE = {"DATABASE_CONN_MAX_AGE": "0", "DATABASE_POOL_SIZE": "4"}
 ENV = {
     "web": {"NUM_PROXIES": "1"},
     "export": {"NUM_PROXIES": "1"},
-    "stream": {"NUM_PROXIES": "1", "DATABASE_CONN_MAX_AGE": "0"},
-    "single": {"DATABASE_CONN_MAX_AGE": "0"},
+    "stream": {"NUM_PROXIES": "1", **ASGI_DATABASE},
+    "single": dict(ASGI_DATABASE),
 }
 
 

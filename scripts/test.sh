@@ -9,6 +9,7 @@ export SQS_ENDPOINT_URL="${SQS_ENDPOINT_URL:-http://127.0.0.1:9325}"
 # The serving tests start the real nginx in front of real gunicorn pools.
 ensure_nginx || echo "nginx is missing and could not be installed: the nginx tests will fail" >&2
 ensure_chromium || echo "chromium could not be installed: the browser tests will fail" >&2
+ensure_pgbouncer || echo "pgbouncer could not be installed: its test will fail" >&2
 
 echo "== ruff"
 .venv/bin/ruff check .

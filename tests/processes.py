@@ -147,12 +147,12 @@ _GUNICORN_PORT = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 
 
 def asgi_server(env: dict[str, str], port: int = 0, *extra: str):
-    """uvicorn as the `stream` process runs (no persistent database connections).
+    """uvicorn as the `stream` process runs (a connection pool, no persistent connections).
 
     `extra` arguments are appended (e.g. a log level, or the access log on).
     With port 0 (the default) it binds a port of its own: `server.port`.
     """
-    env = {**env, "DATABASE_CONN_MAX_AGE": "0"}
+    env = {**servers.ASGI_DATABASE, **env}
     args = [*servers.uvicorn(port), *extra]
     if port:
         return running(args, env, f"asgi-{port}", port=port)

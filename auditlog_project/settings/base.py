@@ -106,6 +106,21 @@ TEMPLATES = [
 DATABASES = {"default": database_from_url("DATABASE_URL", env_str("DATABASE_URL"))}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Who holds which connections (docs/operations.md#connection-pooling): a WSGI
+# worker keeps its one connection (CONN_MAX_AGE); the ASGI stream process,
+# whose database calls run in threads that come and go, takes them from a
+# pool of at most DATABASE_POOL_SIZE (psycopg_pool; 0: no pool), which needs
+# DATABASE_CONN_MAX_AGE=0. In front of PostgreSQL, pgbouncer in transaction
+# mode works too (client-side binding, transaction-local tenant).
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 0, minimum=0)
+if DATABASE_POOL_SIZE:
+    if DATABASES["default"]["CONN_MAX_AGE"]:
+        raise ConfigError("DATABASE_POOL_SIZE needs DATABASE_CONN_MAX_AGE=0 (the pool keeps them)")
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_SIZE,
+        "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0, minimum=0.1),
+    }
 DATABASES["default"]["TEST"] = {"NAME": f"test_{INSTANCE}"}
 DATABASE_APP_ROLE = env_str("DATABASE_APP_ROLE", "auditlog_app")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

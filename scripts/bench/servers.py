@@ -56,7 +56,7 @@ def wsgi(env: dict, port: int, workers: int):
 
 def asgi(env: dict, port: int, workers: int):
     args = topology.uvicorn(port, workers=workers) + ["--log-level", "warning"]
-    return process(f"asgi-{port}", args, {**env, "DATABASE_CONN_MAX_AGE": "0"}, port)
+    return process(f"asgi-{port}", args, {**env, **topology.ASGI_DATABASE}, port)
 
 
 @contextmanager

@@ -62,6 +62,9 @@ def test_good_production_settings_start():
         ({"SQS_ENDPOINT_URL": "ftp://x"}, "SQS_ENDPOINT_URL"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"DATABASE_CONN_MAX_AGE": "soon"}, "DATABASE_CONN_MAX_AGE"),
+        ({"DATABASE_POOL_SIZE": "4"}, "DATABASE_POOL_SIZE"),  # with persistent connections
+        ({"ACCESS_CACHE_SECONDS": "-1"}, "ACCESS_CACHE_SECONDS"),
+        ({"PIPELINE_ANNOUNCE_INTERVAL": "soon"}, "PIPELINE_ANNOUNCE_INTERVAL"),
         ({"BULK_MAX_EVENTS": "0"}, "BULK_MAX_EVENTS"),
         ({"RETENTION_MIN_DAYS": "100"}, "RETENTION_MIN_DAYS"),
         ({"RETENTION_MAX_DAYS": "40000"}, "RETENTION_MAX_DAYS"),
