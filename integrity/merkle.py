@@ -35,7 +35,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-def _split(n: int) -> int:
+def split(n: int) -> int:
     """The largest power of two smaller than n (n > 1)."""
     return 1 << ((n - 1).bit_length() - 1)
 
@@ -112,7 +112,7 @@ class MerkleLevels:
         if n & (n - 1) == 0 and start % n == 0:  # perfect and aligned: stored
             height = n.bit_length() - 1
             return self.levels[height][start >> height]
-        k = _split(n)
+        k = split(n)
         return node_hash(self.subtree(start, start + k), self.subtree(start + k, end))
 
 
@@ -126,7 +126,7 @@ def inclusion_proof(index: int, size: int, subtree: SubtreeHash) -> list[bytes]:
 def _path(m: int, start: int, n: int, subtree: SubtreeHash) -> list[bytes]:
     if n == 1:
         return []
-    k = _split(n)
+    k = split(n)
     if m < k:
         return _path(m, start, k, subtree) + [subtree(start + k, start + n)]
     return _path(m - k, start + k, n - k, subtree) + [subtree(start, start + k)]
@@ -144,7 +144,7 @@ def consistency_proof(first: int, second: int, subtree: SubtreeHash) -> list[byt
 def _subproof(m: int, start: int, n: int, whole: bool, subtree: SubtreeHash) -> list[bytes]:
     if m == n:
         return [] if whole else [subtree(start, start + n)]
-    k = _split(n)
+    k = split(n)
     if m <= k:
         return _subproof(m, start, k, whole, subtree) + [subtree(start + k, start + n)]
     return _subproof(m - k, start + k, n - k, False, subtree) + [subtree(start, start + k)]

@@ -125,3 +125,24 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return self.key_id
+
+
+class Block(models.Model):
+    """The root of a complete block of BLOCK_LEAVES (256) leaves: `block_index` covers
+    leaves [block_index * 256, (block_index + 1) * 256).
+
+    Written by the sealing consumer when a block fills, so a proof reads one
+    hash per block and the leaves of at most two blocks instead of every leaf
+    (integrity/blocks.py). Verification recomputes each from its leaves.
+    """
+
+    pk = models.CompositePrimaryKey("tenant", "block_index")
+    tenant = models.ForeignKey(Tenant, on_delete=models.DO_NOTHING, related_name="+")
+    block_index = models.BigIntegerField()
+    hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        db_table = "integrity_block"
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}:{self.block_index}"

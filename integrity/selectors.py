@@ -2,8 +2,8 @@
 
 Every function reads under the caller's active tenant (row-level security);
 the callers are tenant-scoped views and commands that activated the tenant.
-Proofs are computed from the stored leaf hashes below the checkpoint's size
-(one indexed read of 32 bytes per leaf; docs/integrity.md gives the cost).
+Proofs are computed from the stored block roots below the checkpoint's size
+and the leaves of at most two blocks (integrity/blocks.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from logs.fields import EVENT_FIELDS
 from logs.models import Event, EventKey
 
 from . import encoding
-from .merkle import MerkleLevels, consistency_proof, inclusion_proof
+from .blocks import StoredTree
+from .merkle import consistency_proof, inclusion_proof
 from .models import Checkpoint, Leaf, SigningKey
 
 
@@ -50,8 +51,8 @@ def event_proof(*, tenant_id: str, row: dict) -> dict:
     checkpoint = latest_checkpoint(tenant_id=tenant_id)
     if leaf is None or checkpoint is None or checkpoint.tree_size <= leaf.leaf_index:
         raise Conflict("The event is not covered by a checkpoint yet; try again in a minute.")
-    levels = MerkleLevels(leaf_hashes(tenant_id, checkpoint.tree_size))
-    path = inclusion_proof(leaf.leaf_index, checkpoint.tree_size, levels.subtree)
+    tree = StoredTree(tenant_id, checkpoint.tree_size)
+    path = inclusion_proof(leaf.leaf_index, checkpoint.tree_size, tree.subtree)
     return {
         "leaf_index": leaf.leaf_index,
         "tree_size": checkpoint.tree_size,
@@ -76,7 +77,7 @@ def consistency(*, tenant_id: str, first: int, second: int) -> dict:
     missing = [name for name, size in (("first", first), ("second", second)) if size not in found]
     if missing:
         raise Invalid({name: ["No checkpoint of this tree size."] for name in missing})
-    subtree = MerkleLevels(leaf_hashes(tenant_id, second)).subtree
+    subtree = StoredTree(tenant_id, second).subtree
     return {
         "first": found[first].as_signed(),
         "second": found[second].as_signed(),

@@ -33,6 +33,7 @@ from pipeline.consumers import PendingBatch
 from tenants.scoping import activate, activated
 
 from . import encoding, signing
+from .blocks import blocks_record
 from .merkle import CompactRange, leaf_hash
 from .models import Checkpoint, SigningKey, Tree
 from .rows import by_ids as rows_by_ids
@@ -80,6 +81,7 @@ def _seal_tenant(tenant_id: str, group: list[PendingBatch]) -> int:
     edge = CompactRange(tree.size, [bytes.fromhex(h) for h in tree.edge])
     leaves = _new_leaves(tenant_id, rows, edge)
     _insert_leaves(tenant_id, leaves)
+    blocks_record(tenant_id, tree.size, [digest for *_, digest in leaves])
     tree.size = edge.size
     tree.edge = [h.hex() for h in edge.hashes]
     tree.save()

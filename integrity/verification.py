@@ -40,9 +40,10 @@ from tenants.scoping import activated
 
 from . import encoding, rows, signing
 from .archives import archive_check
+from .blocks import BLOCK_LEAVES
 from .choices import FAILURE_ACTION, Finding
-from .merkle import CompactRange, leaf_hash
-from .models import Checkpoint, Leaf, SigningKey, Tree
+from .merkle import CompactRange, leaf_hash, root_of
+from .models import Block, Checkpoint, Leaf, SigningKey, Tree
 from .services import archive_key, archived_sizes
 
 logger = logging.getLogger(__name__)
@@ -117,11 +118,20 @@ def _tree_problems(
     problems = []
     checkpoints = list(Checkpoint.objects.filter(tenant_id=tenant_id).order_by("tree_size"))
     at_size = {c.tree_size: c for c in checkpoints}
+    blocks = {b.block_index: bytes(b.hash) for b in Block.objects.filter(tenant_id=tenant_id)}
     edge = CompactRange()
+    block: list[bytes] = []
     for index, _event_id, _moment, digest in leaves:
         if index != edge.size:
             problems.append(Problem(Finding.LEAF, f"expected leaf {edge.size}", leaf_index=index))
         edge.append(bytes(digest))
+        block.append(bytes(digest))
+        if len(block) == BLOCK_LEAVES:
+            number = edge.size // BLOCK_LEAVES - 1
+            if blocks.pop(number, None) != root_of(block):
+                detail = f"block {number}: its stored root differs from its leaves"
+                problems.append(Problem(Finding.LEAF, detail, leaf_index=number * BLOCK_LEAVES))
+            block = []
         checkpoint = at_size.get(edge.size)
         if checkpoint is not None and edge.root().hex() != checkpoint.root:
             problems.append(
@@ -135,6 +145,10 @@ def _tree_problems(
         Problem(Finding.CHECKPOINT, "signs more leaves than exist", checkpoint=c.tree_size)
         for c in checkpoints
         if c.tree_size > edge.size
+    ]
+    problems += [
+        Problem(Finding.LEAF, f"block {number}: stored, its leaves are not")
+        for number in sorted(blocks)
     ]
     if tree is not None and tree.size != edge.size:
         problems.append(

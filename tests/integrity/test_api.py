@@ -153,3 +153,32 @@ def test_an_export_with_proofs_is_scoped_and_json_only(parties, sealing):
     csv = get(parties, "a_admin", url.replace("format=json", "format=csv"))
     assert csv.status_code == 400
     assert get(parties, "a_admin", url.replace("proofs=true", "proofs=yes")).status_code == 400
+
+
+def test_proofs_past_the_first_blocks_verify(parties, sealing):
+    from integrity.merkle import leaf_hash, verify_inclusion
+
+    ids = ingest(parties, "tenant-a", 300)
+    seal(sealing, "tenant-a")
+    ids += ingest(parties, "tenant-a", 300)  # 600 leaves: 2 whole blocks and a tail
+    seal(sealing, "tenant-a")
+    for index in (0, 255, 256, 300, 511, 512, 599):
+        url = f"/api/v1/logs/{ids[index]}/proof?tenant_id=tenant-a"
+        proof = get(parties, "a_auditor", url).json()
+        assert (proof["leaf_index"], proof["tree_size"]) == (index, 600)
+        verify_inclusion(
+            leaf_hash(proof["record"].encode()),
+            index,
+            600,
+            [bytes.fromhex(h) for h in proof["path"]],
+            bytes.fromhex(proof["checkpoint"]["root"]),
+        )
+    url = "/api/v1/integrity/checkpoints/consistency?tenant_id=tenant-a&first=300&second=600"
+    proof = get(parties, "a_auditor", url).json()
+    verify_consistency(
+        300,
+        600,
+        [bytes.fromhex(h) for h in proof["path"]],
+        bytes.fromhex(proof["first"]["root"]),
+        bytes.fromhex(proof["second"]["root"]),
+    )

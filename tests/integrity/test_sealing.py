@@ -250,3 +250,16 @@ def test_sealing_goes_on_without_a_signing_key_and_signs_every_n_leaves(parties,
     )
     assert sizes == [7]
     assert findings("tenant-a") == set()
+
+
+def test_a_changed_block_root_is_reported(parties, sealing):
+    ingest(parties, "tenant-a", 520)
+    seal(sealing, "tenant-a")
+    assert findings("tenant-a") == set()
+    superuser_sql(
+        "UPDATE integrity_block SET hash = sha256('forged') "
+        "WHERE tenant_id = 'tenant-a' AND block_index = 1"
+    )
+    (problem,) = tenant_verify(tenant_id="tenant-a")
+    assert (problem.finding, problem.leaf_index) == ("leaf", 256)
+    assert problem.detail == "block 1: its stored root differs from its leaves"
