@@ -28,6 +28,7 @@ DJANGO_SETTINGS_MODULE=auditlog_project.settings.production \
   DJANGO_SECRET_KEY="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(64))')" \
   JWT_SIGNING_KEY="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')" \
   ENCRYPTION_MASTER_KEY="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')" \
+  INTEGRITY_SIGNING_KEY="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')" \
   DATABASE_URL="postgres://auditlog_app@127.0.0.1:5432/auditlog" \
   DJANGO_ALLOWED_HOSTS=auditlog.example.com \
   "$PY" manage.py check --deploy --fail-level WARNING

@@ -22,6 +22,12 @@ if not (ENCRYPTION_MASTER_KEY or ENCRYPTION_KMS_KEY_ID):  # noqa: F405
         "ENCRYPTION_MASTER_KEY (a generated secret of 32+ characters)"
     )
 
+if not INTEGRITY_SIGNING_KEY:  # noqa: F405
+    raise ConfigError(
+        "set INTEGRITY_SIGNING_KEY (a generated secret of 32+ characters): checkpoints of "
+        "the tamper-evident log are signed with a key derived from it"
+    )
+
 if DESTINATIONS_ALLOW_PRIVATE or not DESTINATIONS_REQUIRE_HTTPS:  # noqa: F405
     raise ConfigError(
         "DESTINATIONS_ALLOW_PRIVATE=true / DESTINATIONS_REQUIRE_HTTPS=false are for the "

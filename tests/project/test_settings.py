@@ -14,13 +14,16 @@ GOOD_PRODUCTION = {
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
     "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
     "ENCRYPTION_MASTER_KEY": secrets.token_urlsafe(48),
+    "INTEGRITY_SIGNING_KEY": secrets.token_urlsafe(48),
     "DATABASE_URL": "postgres://auditlog_app@127.0.0.1:5432/auditlog",
 }
 
 
 def start(env: dict[str, str]) -> subprocess.CompletedProcess:
     clean = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "JWT_", "ENCRYPTION_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "JWT_", "ENCRYPTION_", "INTEGRITY_"))
     }
     clean.pop("DATABASE_URL", None)
     return subprocess.run(
@@ -49,6 +52,8 @@ def test_good_production_settings_start():
         ({"ENCRYPTION_MASTER_KEY": "replace-me"}, "ENCRYPTION_MASTER_KEY"),
         ({"ENCRYPTION_KEY_CACHE_SECONDS": "-1"}, "ENCRYPTION_KEY_CACHE_SECONDS"),
         ({"ENCRYPTION_ENABLED": "false"}, "ENCRYPTION_ENABLED"),
+        ({"INTEGRITY_SIGNING_KEY": ""}, "INTEGRITY_SIGNING_KEY"),
+        ({"INTEGRITY_SIGNING_KEY": "replace-me"}, "INTEGRITY_SIGNING_KEY"),
         ({"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG"),
         ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG"),
         ({"DATABASE_URL": ""}, "DATABASE_URL"),
