@@ -312,3 +312,50 @@ def test_integrity_tables_are_under_row_level_security(parties, sealing):
         assert tenants("tenant-a") == {"tenant-a"}, model
         assert "tenant-a" not in tenants("tenant-b"), model
         assert tenants("") == set(), model
+
+
+def test_verify_reads_only_the_range_it_is_given(parties, sealing):
+    from datetime import timedelta
+
+    from django.core.management import CommandError, call_command
+
+    from tests.integrity.conftest import T0
+
+    ids = ingest(parties, "tenant-a", 3)  # dated T0, T0 + 1 s, T0 + 2 s
+    seal(sealing, "tenant-a")
+    superuser_sql("UPDATE logs_event SET action = 'X' WHERE id = %s", (ids[0],))
+    later = (T0 + timedelta(seconds=1)).isoformat()
+    call_command("verify", "--tenant", "tenant-a", "--since", later, "--no-record")
+    with pytest.raises(CommandError):
+        call_command("verify", "--tenant", "tenant-a", "--until", later, "--no-record")
+    with pytest.raises(CommandError, match="--since"):
+        call_command("verify", "--since", "yesterday")
+
+
+def test_a_tenant_rule_on_critical_events_fires_on_a_failed_verification(
+    parties, sealing, settings
+):
+    from alerts.models import Alert
+    from integrity.verification import tenant_verify_and_record
+    from pipeline import drain as draining
+    from pipeline.consumers import by_name
+    from tests.integrity.conftest import in_tenant
+
+    rule = {
+        "name": "tampering",
+        "filters": {"severity": "CRITICAL"},
+        "condition": {"type": "any"},
+        "cooldown_seconds": 0,
+    }
+    created = parties.client("a_admin").post(
+        "/api/v1/alerts/rules?tenant_id=tenant-a", rule, format="json"
+    )
+    assert created.status_code == 201, created.json()
+    ids = ingest(parties, "tenant-a", 2)
+    seal(sealing, "tenant-a")
+    superuser_sql("DELETE FROM logs_event WHERE id = %s", (ids[0],))
+    assert len(tenant_verify_and_record(tenant_id="tenant-a")) == 1
+    settings.PIPELINE_CONSUMERS = ["alerts.evaluate.CONSUMER"]
+    draining.drain(by_name("alerts"))
+    fired = in_tenant("tenant-a", lambda: list(Alert.objects.values_list("rule__name", flat=True)))
+    assert fired == ["tampering"]
