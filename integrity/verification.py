@@ -90,16 +90,31 @@ def tenant_verify(
     until: datetime | None = None,
     progress: Progress | None = None,
 ) -> list[Problem]:
-    """Every finding in the tenant's log (events dated in [since, until)); [] when clean."""
-    with transaction.atomic(), activated(tenant_id):
-        tree = Tree.objects.filter(tenant_id=tenant_id).first()
-        leaves = list(
-            Leaf.objects.filter(tenant_id=tenant_id)
-            .order_by("leaf_index")
-            .values_list("leaf_index", "event_id", "event_timestamp", "hash")
-        )
-        problems = _tree_problems(tenant_id, tree, leaves, since, until)
-        problems += _event_problems(tenant_id, tree, leaves, since, until, progress)
+    """Every finding in the tenant's log (events dated in [since, until)); [] when clean.
+
+    Reads in one snapshot (REPEATABLE READ): on a live system an event committed
+    and sealed between two of its reads would otherwise look inserted.
+    """
+    if connection.in_atomic_block:
+        raise RuntimeError("tenant_verify takes its own snapshot: call it outside a transaction")
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        with activated(tenant_id):
+            return _findings(tenant_id, since, until, progress)
+
+
+def _findings(
+    tenant_id: str, since: datetime | None, until: datetime | None, progress: Progress | None
+) -> list[Problem]:
+    tree = Tree.objects.filter(tenant_id=tenant_id).first()
+    leaves = list(
+        Leaf.objects.filter(tenant_id=tenant_id)
+        .order_by("leaf_index")
+        .values_list("leaf_index", "event_id", "event_timestamp", "hash")
+    )
+    problems = _tree_problems(tenant_id, tree, leaves, since, until)
+    problems += _event_problems(tenant_id, tree, leaves, since, until, progress)
     return problems
 
 

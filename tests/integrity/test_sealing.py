@@ -359,3 +359,34 @@ def test_a_tenant_rule_on_critical_events_fires_on_a_failed_verification(
     draining.drain(by_name("alerts"))
     fired = in_tenant("tenant-a", lambda: list(Alert.objects.values_list("rule__name", flat=True)))
     assert fired == ["tampering"]
+
+
+def test_events_committed_and_sealed_during_a_verification_are_not_findings(
+    parties, sealing, monkeypatch
+):
+    import threading
+
+    from django.db import connections
+
+    from integrity import verification
+    from pipeline import drain as draining
+
+    ingest(parties, "tenant-a", 2)
+    seal(sealing, "tenant-a")
+    checked_tree = verification._tree_problems
+
+    def meanwhile(*args):
+        found = checked_tree(*args)  # the leaves are read; now a writer commits and seals
+
+        def write():
+            ingest(parties, "tenant-a", 1)
+            draining.drain(sealing)
+            connections.close_all()
+
+        worker = threading.Thread(target=write)
+        worker.start()
+        worker.join()
+        return found
+
+    monkeypatch.setattr(verification, "_tree_problems", meanwhile)
+    assert tenant_verify(tenant_id="tenant-a") == []
