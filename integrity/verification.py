@@ -270,12 +270,16 @@ def _pending(tenant_id: str, event_id: UUID) -> bool:
 
 
 def tenant_verify_and_record(
-    *, tenant_id: str, since: datetime | None = None, until: datetime | None = None
+    *,
+    tenant_id: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    progress: Progress | None = None,
 ) -> list[Problem]:
     """`tenant_verify`, and when anything fails, one CRITICAL admin event in the
     tenant's log naming every finding (the tenant's alert rules see it like any
     event: a rule on `severity` CRITICAL or action INTEGRITY_FAILURE fires)."""
-    problems = tenant_verify(tenant_id=tenant_id, since=since, until=until)
+    problems = tenant_verify(tenant_id=tenant_id, since=since, until=until, progress=progress)
     if problems:
         logger.error("integrity verification of %s failed: %d finding(s)", tenant_id, len(problems))
         with transaction.atomic():
