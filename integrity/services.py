@@ -93,7 +93,7 @@ def _seal_tenant(tenant_id: str, group: list[PendingBatch]) -> int:
 
 
 # One statement for a drain's leaves: Django's bulk_create spent two thirds of
-# the sealing time building its VALUES list (scripts: tests/integrity/bench_integrity.py).
+# the sealing time building its VALUES list (measured: tests/integrity/bench_integrity.py).
 INSERT_LEAVES_SQL = """
     INSERT INTO integrity_leaf (tenant_id, leaf_index, event_id, event_timestamp, hash)
     SELECT %s, * FROM unnest(%s::bigint[], %s::uuid[], %s::timestamptz[], %s::bytea[])
