@@ -85,13 +85,24 @@ class BearerAuthentication(JWTAuthentication):
     (tenants/access_cache.py: one Redis round trip instead of a query). The
     request carries the cache entry (`access_entry`) for the tenant resolution."""
 
-    access_entry: access_cache.Entry | None = None
+    found: access_cache.Found | None = None
+    deferred = False
 
     def authenticate(self, request):
-        # DRF makes one instance per request: the entry found by get_user is this request's.
-        found = super().authenticate(request)
-        request.access_entry = self.access_entry if found else None
-        return found
+        # DRF makes one instance per request: what get_user found is this request's.
+        # A view that checks the cache's stamps itself (TenantScopedAPIView, in
+        # its rate-limit round trip) lets an entry be used before they are checked.
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        self.deferred = bool(getattr(view, "checks_access_stamps", False))
+        authenticated = super().authenticate(request)
+        found = self.found if authenticated else None
+        request.access_entry = found.entry if found else None
+        request.access_stamps = (
+            access_cache.stamps(found.user.pk, found.entry)
+            if found and found.entry and not found.verified
+            else ()
+        )
+        return authenticated
 
     def get_validated_token(self, raw_token: bytes):
         token = _verified.get(raw_token)
@@ -108,11 +119,19 @@ class BearerAuthentication(JWTAuthentication):
         except (TypeError, ValueError):
             return super().get_user(validated_token)
         load = super().get_user  # the database read, with SimpleJWT's own checks
-        user, entry = access_cache.user_entry(user_id, lambda: load(validated_token))
-        if entry is not None:
-            self._check(user, validated_token)
-        self.access_entry = entry
-        return user
+        found = access_cache.lookup(user_id, lambda: load(validated_token), deferred=self.deferred)
+        if found.entry is not None:
+            try:
+                self._check(found.user, validated_token)
+            except AuthenticationFailed:
+                if found.verified:
+                    raise
+                # Refused by an unchecked entry: check it first, then decide.
+                found = access_cache.lookup(user_id, lambda: load(validated_token))
+                if found.entry is not None:
+                    self._check(found.user, validated_token)
+        self.found = found
+        return found.user
 
     @staticmethod
     def _check(user, validated_token) -> None:

@@ -57,6 +57,12 @@ _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 # One counter of a request: (key, limit, ttl, whether this request counts on it).
 Counter = tuple[str, int, int, bool]
+# A Redis key and the value it must still hold (b"" for a missing key).
+Stamp = tuple[str, bytes]
+
+
+class StaleAccess(Exception):
+    """A stamp given to `refusal` changed: nothing was counted; resolve again."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -81,21 +87,29 @@ def client_ip(request) -> str:
 
 # --- The two stores: Redis, and this process's memory during an outage ------
 
-# KEYS: the counters. ARGV, three per counter: limit, ttl, counted (1 or 0).
-# A request that would take any counter past its limit counts on none of them:
-# a user over their own limit does not use up their tenant's. Returns the
-# positions (1-based) of the counters that refused.
+# KEYS: the counters, then the keys a cache entry the request relies on was
+# stamped with. ARGV: the number of counters, three per counter (limit, ttl,
+# counted: 1 or 0), then the value each stamp key must hold ('' for none).
+# A stamp that changed refuses nothing and counts nothing: {-1}, and the caller
+# resolves again (tenants/access_cache.py). Else a request that would take any
+# counter past its limit counts on none of them (a user over their own limit
+# does not use up their tenant's); returns the positions (1-based) of the
+# counters that refused.
 _TAKE = """
+local n = tonumber(ARGV[1])
+for j = n + 1, #KEYS do
+  if (redis.call('GET', KEYS[j]) or '') ~= ARGV[1 + 3 * n + j - n] then return {-1} end
+end
 local refused = {}
-for i, key in ipairs(KEYS) do
-  if tonumber(redis.call('GET', key) or '0') + 1 > tonumber(ARGV[3 * i - 2]) then
+for i = 1, n do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') + 1 > tonumber(ARGV[3 * i - 1]) then
     table.insert(refused, i)
   end
 end
 if #refused > 0 then return refused end
-for i, key in ipairs(KEYS) do
-  if ARGV[3 * i] == '1' and redis.call('INCR', key) == 1 then
-    redis.call('EXPIRE', key, ARGV[3 * i - 1])
+for i = 1, n do
+  if ARGV[3 * i + 1] == '1' and redis.call('INCR', KEYS[i]) == 1 then
+    redis.call('EXPIRE', KEYS[i], ARGV[3 * i])
   end
 end
 return refused
@@ -148,11 +162,15 @@ class _RedisStore:
         self.refresh_script = self.client.register_script(_REFRESH)
         self.down_until = 0.0  # monotonic time before which Redis is not tried
 
-    def take(self, counters: Sequence[Counter]) -> list[bool]:
-        args: list[int] = []
+    def take(self, counters: Sequence[Counter], stamps: Sequence[Stamp] = ()) -> list[bool]:
+        args: list[int | bytes] = [len(counters)]
         for _key, limit, ttl, counted in counters:
             args += [limit, ttl, int(counted)]
-        refused = set(self.take_script(keys=[c[0] for c in counters], args=args))
+        args += [value for _key, value in stamps]
+        keys = [c[0] for c in counters] + [key for key, _value in stamps]
+        refused = set(self.take_script(keys=keys, args=args))
+        if -1 in refused:
+            raise StaleAccess()
         return [i + 1 in refused for i in range(len(counters))]
 
     def acquire(self, caps: Sequence[tuple[str, int]], holder: str, ttl: float) -> int:
@@ -186,7 +204,9 @@ class _ProcessStore:
         self.counters: dict[str, tuple[float, int]] = {}  # key -> (expiry, hits)
         self.slots: dict[str, dict[str, float]] = {}  # key -> {holder: expiry}
 
-    def take(self, counters: Sequence[Counter]) -> list[bool]:
+    def take(self, counters: Sequence[Counter], stamps: Sequence[Stamp] = ()) -> list[bool]:
+        if stamps:  # nothing here can vouch for them
+            raise StaleAccess()
         now = time.time()
         with self.lock:
             if len(self.counters) > self.MAX_COUNTERS:
@@ -277,12 +297,14 @@ class Limit:
     counted: bool = True
 
 
-def refusal(limits: Sequence[Limit]) -> int | None:
+def refusal(limits: Sequence[Limit], stamps: Sequence[Stamp] = ()) -> int | None:
     """Seconds to wait if this request would take any limit past its rate, else None.
 
     One round trip. A request that is let through counts on every counted
     limit; a refused one counts on none. Windows are aligned to the epoch; the
-    wait is what is left of the longest window that refused.
+    wait is what is left of the longest window that refused. With `stamps`,
+    the same round trip first checks that each key still holds its value, and
+    raises StaleAccess, counting nothing, when one does not (or Redis is down).
     """
     now = int(time.time())
     prefix = settings.RATE_LIMIT_KEY_PREFIX
@@ -292,7 +314,7 @@ def refusal(limits: Sequence[Limit]) -> int | None:
         (f"{prefix}:{limit.key}:{now // period}", count, period + 1, limit.counted)
         for limit, (count, period) in zip(limits, rates, strict=True)
     ]
-    refused, _store = _run(lambda store: store.take(counters))
+    refused, _store = _run(lambda store: store.take(counters, stamps))
     waits = [period - now % period for (_, period), no in zip(rates, refused, strict=True) if no]
     return max(waits) if waits else None
 
@@ -405,17 +427,17 @@ def request_kind(request, declared: str | None = None) -> str:
     return "read" if request.method in SAFE_METHODS else "write"
 
 
-def enforce(request, kind: str, tenant_id: str | None = None) -> None:
+def enforce(request, kind: str, tenant_id: str | None = None, stamps: Sequence[Stamp] = ()) -> None:
     """Count one `kind` request for the principal and the tenant; 429 past either.
 
     The limits are `RATE_LIMITS[kind]` (`user`, `tenant`); both counters move
-    in one round trip.
+    in one round trip, which also checks `stamps` (see `refusal`).
     """
     rates = settings.RATE_LIMITS[kind]
     limits = [Limit(f"{kind}:{principal_key(request)}", rates["user"])]
     if tenant_id is not None:
         limits.append(Limit(f"{kind}:tenant:{tenant_id}", rates["tenant"]))
-    wait = refusal(limits)
+    wait = refusal(limits, stamps)
     if wait is not None:
         raise Throttled(wait=wait, detail=f"Too many {kind} requests.")
 

@@ -4,7 +4,10 @@ A bearer request used to read its user (active flag, password claim) and its
 membership from PostgreSQL: two of the seven round trips of a single-event
 POST. Here each process keeps, per user, the user row and the `TenantAccess`
 values resolved for them, and checks on every request that nothing they
-depend on changed since, with one Redis round trip (an MGET of two small keys):
+depend on changed since, in a Redis round trip: for the tenant-scoped views,
+inside the one their rate limits make anyway (ratelimits.refusal's stamps,
+checked before anything is counted: a stale entry costs a second pass from
+PostgreSQL); for other views, an MGET of the two small keys:
 
 - the user's *generation*, `INCR`ed by `invalidate` after COMMIT of any change
   that bears on access (auditlog_project.access: password, active flag,
@@ -55,10 +58,11 @@ GENERATION_TTL = 7 * 86400  # far longer than any entry lives
 
 @dataclass(frozen=True)
 class Stamp:
-    """What an entry was built under: the epoch and the user's generation."""
+    """What an entry was built under: the epoch and the user's generation, as
+    Redis holds them (b"" for a generation never bumped)."""
 
     epoch: bytes
-    generation: int
+    generation: bytes
 
 
 @dataclass
@@ -100,18 +104,43 @@ def current_stamp(user_id: int) -> Stamp | None:
     if _redis_down[0]:
         logger.warning("Redis answers again: access cache back on")
         _redis_down[0] = False
-    return Stamp(epoch if isinstance(epoch, bytes) else b"", int(generation or 0))
+    return Stamp(_raw(epoch), _raw(generation))
 
 
-def user_entry(user_id: int, load_user: Callable[[], Any]) -> tuple[Any, Entry | None]:
-    """(a copy of the user, their valid entry), loading the user when the entry is
-    missing or stale; the entry is None when the cache cannot be used."""
+def _raw(value: bytes | str | None) -> bytes:
+    return value.encode() if isinstance(value, str) else value or b""
+
+
+@dataclass(frozen=True)
+class Found:
+    """A user for this request: from a valid entry, or loaded (`entry` None when
+    the cache cannot be used). `verified` False: the entry was not checked
+    against Redis yet; the caller must (`stamps`), before it answers."""
+
+    user: Any
+    entry: Entry | None
+    verified: bool
+
+
+def lookup(user_id: int, load_user: Callable[[], Any], *, deferred: bool = False) -> Found:
+    """The user, from this process's entry when it is still valid, else loaded.
+
+    Checking costs one Redis round trip (an MGET). With `deferred`, an entry
+    is returned unchecked, for a caller that checks its `stamps` in a round
+    trip it makes anyway (the tenant-scoped views, in their rate-limit script)
+    and starts over (`forget`) when they changed.
+    """
     if not enabled():
-        return load_user(), None
+        return Found(load_user(), None, True)
+    now = time.monotonic()
+    if deferred:
+        with _lock:
+            entry = _entries.get(user_id)
+        if entry is not None and now - entry.born <= settings.ACCESS_CACHE_SECONDS:
+            return Found(copy.copy(entry.user), entry, False)
     stamp = current_stamp(user_id)
     if stamp is None:
-        return load_user(), None
-    now = time.monotonic()
+        return Found(load_user(), None, True)
     with _lock:
         entry = _entries.get(user_id)
         if entry is not None and (
@@ -126,7 +155,21 @@ def user_entry(user_id: int, load_user: Callable[[], Any]) -> tuple[Any, Entry |
             _entries[user_id] = entry
             while len(_entries) > MAX_USERS:
                 _entries.popitem(last=False)
-    return copy.copy(entry.user), entry
+    return Found(copy.copy(entry.user), entry, True)
+
+
+def stamps(user_id: int, entry: Entry) -> list[tuple[str, bytes]]:
+    """The Redis keys and values `entry` is valid under (for ratelimits.refusal)."""
+    epoch_key, user_key = _keys(user_id)
+    return [(epoch_key, entry.stamp.epoch), (user_key, entry.stamp.generation)]
+
+
+def forget(user_id: int | None) -> None:
+    """Drop this process's entry of the user (it turned out stale)."""
+    if user_id is None:
+        return
+    with _lock:
+        _entries.pop(user_id, None)
 
 
 def tenant_access(

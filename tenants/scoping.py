@@ -215,6 +215,9 @@ class TenantScopedAPIView(generics.GenericAPIView):
     # Endpoints that address the tenant itself as an object answer 404 instead.
     hidden_tenant_error: ClassVar[type[exceptions.APIException]] = TenantNotAccessible
     include_inactive_tenants: ClassVar[bool] = False
+    # The access cache's entry may be used before it is checked: the check rides
+    # in the rate limits' round trip (BearerAuthentication, limit_rate).
+    checks_access_stamps: ClassVar[bool] = True
     access: TenantAccess
     slot: ratelimits.Slot | None = None
 
@@ -232,6 +235,19 @@ class TenantScopedAPIView(generics.GenericAPIView):
         return request.query_params.get("tenant_id") or request.META.get(TENANT_HEADER)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        try:
+            self._initial(request, *args, **kwargs)
+        except (ratelimits.StaleAccess, exceptions.APIException) as exc:
+            if not getattr(request, "access_stamps", ()) or isinstance(exc, exceptions.Throttled):
+                raise
+            # Decided from an access-cache entry not checked yet (a refusal, or
+            # the check found it stale): start over from PostgreSQL.
+            access_cache.forget(request.user.pk)
+            for name in ("_user", "_auth"):
+                request.__dict__.pop(name, None)
+            self._initial(request, *args, **kwargs)
+
+    def _initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # authentication, permissions
         operation = self.tenant_operations.get(request.method or "")
         if operation is None:
@@ -259,7 +275,9 @@ class TenantScopedAPIView(generics.GenericAPIView):
         place is freed when the response is closed (after its last byte, or when
         the client goes away)."""
         kind = ratelimits.request_kind(request, self.rate_limit_kind)
-        ratelimits.enforce(request, kind, self.access.tenant_id)
+        stamps = getattr(request, "access_stamps", ())
+        ratelimits.enforce(request, kind, self.access.tenant_id, stamps)
+        request.access_stamps = ()  # type: ignore[attr-defined]  # checked: the entry is current
         self.slot = ratelimits.concurrency_slot(kind, self.access.tenant_id)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any):

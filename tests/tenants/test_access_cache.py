@@ -83,6 +83,17 @@ def test_a_role_change_applies_in_every_process(parties):
     assert client.post(LIST, event_body(), format="json").status_code == 403
 
 
+def test_a_promotion_applies_in_every_process(parties):
+    # The old entry refuses (auditor may not write): a refusal from an entry not
+    # checked yet is checked first, so the promotion is seen.
+    client = parties.client("a_auditor")
+    other = warm(client)
+    assert client.post(LIST, event_body(), format="json").status_code == 403
+    services.membership_upsert(tenant=parties.tenant_a, username="arthur", role="admin")
+    other.restore()
+    assert client.post(LIST, event_body(), format="json").status_code == 201
+
+
 def test_a_deactivated_user_is_refused_in_every_process(parties):
     client = parties.client("a_auditor")
     other = warm(client)
