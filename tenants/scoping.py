@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+import psycopg
 from django.db import connection, models
 from rest_framework import exceptions, generics
 from rest_framework.exceptions import ErrorDetail
@@ -135,7 +136,45 @@ def activate(tenant_id: str) -> None:
     if not connection.in_atomic_block:
         raise RuntimeError("activate() needs a transaction: wrap the work in transaction.atomic")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [tenant_id])
+        cursor.execute(ACTIVATE_SQL, [tenant_id])
+
+
+ACTIVATE_SQL = "SELECT set_config('app.tenant_id', %s, true)"
+_NAMED = "activate_tenant_id"
+ACTIVATE_SQL_NAMED = f"SELECT set_config('app.tenant_id', %({_NAMED})s, true)"
+
+
+class _ActivateWithFirstStatement:
+    """An execute wrapper (Django's `connection.execute_wrappers`) that sends the
+    tenant's activation in the same round trip as the request's first statement,
+    whatever that statement is, as one simple-protocol query of two statements
+    (client-side binding allows it); the cursor is then on the second's result.
+    A statement that cannot carry it (a server-side cursor, executemany, a
+    parameter style of its own) gets `activate` first, in its own round trip.
+    Either way no statement of the request runs before the tenant is set."""
+
+    def __init__(self, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        self.done = False
+
+    def __call__(self, execute, sql, params, many, context):
+        if self.done:
+            return execute(sql, params, many, context)
+        self.done = True
+        raw = context["cursor"].cursor
+        if many or not isinstance(raw, psycopg.ClientCursor):  # a named cursor is not one
+            activate(self.tenant_id)
+            return execute(sql, params, many, context)
+        if isinstance(params, dict) and _NAMED not in params:
+            both = f"{ACTIVATE_SQL_NAMED}; {sql}", {**params, _NAMED: self.tenant_id}
+        elif isinstance(params, list | tuple):
+            both = f"{ACTIVATE_SQL}; {sql}", [self.tenant_id, *params]
+        else:
+            activate(self.tenant_id)
+            return execute(sql, params, many, context)
+        result = execute(*both, many, context)
+        raw.nextset()
+        return result
 
 
 @contextmanager
@@ -218,6 +257,10 @@ class TenantScopedAPIView(generics.GenericAPIView):
     # The access cache's entry may be used before it is checked: the check rides
     # in the rate limits' round trip (BearerAuthentication, limit_rate).
     checks_access_stamps: ClassVar[bool] = True
+    # Writes whose tenant activation may travel with their first statement (one
+    # round trip less; `_ActivateWithFirstStatement`).
+    activate_with_first_statement: ClassVar[bool] = False
+    activation: _ActivateWithFirstStatement | None = None
     access: TenantAccess
     slot: ratelimits.Slot | None = None
 
@@ -266,7 +309,11 @@ class TenantScopedAPIView(generics.GenericAPIView):
         if not self.access.allows(operation):
             raise RoleNotAllowed()
         self.limit_rate(request)
-        activate(self.access.tenant_id)
+        if self.activate_with_first_statement and request.method in BODY_METHODS:
+            self.activation = _ActivateWithFirstStatement(self.access.tenant_id)
+            connection.execute_wrappers.append(self.activation)
+        else:
+            activate(self.access.tenant_id)
 
     def limit_rate(self, request: Request) -> None:
         """The rate-limit step: the principal's and the tenant's limits for this kind
@@ -281,6 +328,9 @@ class TenantScopedAPIView(generics.GenericAPIView):
         self.slot = ratelimits.concurrency_slot(kind, self.access.tenant_id)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any):
+        if self.activation is not None:
+            connection.execute_wrappers.remove(self.activation)
+            self.activation = None
         response = super().finalize_response(request, response, *args, **kwargs)
         if self.slot is not None:
             _release_on_close(response, self.slot)

@@ -86,6 +86,7 @@ class EventListCreateView(TenantScopedAPIView):
     tenant_operations = {"GET": Operation.READ_EVENTS, "POST": Operation.CREATE_EVENTS}
     scoped_model = Event
     tenant_from_body = "single"
+    activate_with_first_statement = True
 
     @extend_schema(
         operation_id="logs_list",
@@ -158,6 +159,7 @@ class EventBulkCreateView(TenantScopedAPIView):
     tenant_operations = {"POST": Operation.CREATE_EVENTS}
     scoped_model = Event
     tenant_from_body = "bulk"
+    activate_with_first_statement = True
 
     @extend_schema(
         operation_id="logs_bulk_create",

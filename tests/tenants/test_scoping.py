@@ -235,3 +235,39 @@ def test_no_endpoint_is_described_by_the_base_views_docstring(client):
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             assert "tenant_operations" not in operation.get("description", ""), (method, path)
+
+
+@pytest.mark.parametrize(
+    ("sql", "params"),
+    [
+        ("SELECT current_setting('app.tenant_id', true) WHERE %s = 1", [1]),
+        ("SELECT current_setting('app.tenant_id', true) WHERE %(one)s = 1", {"one": 1}),
+        ("SELECT current_setting('app.tenant_id', true)", None),  # activated apart
+    ],
+)
+def test_a_writes_first_statement_runs_with_its_tenant_set(db, sql, params):
+    from django.db import connection, transaction
+
+    from tenants.scoping import _ActivateWithFirstStatement
+
+    wrapper = _ActivateWithFirstStatement("tenant-a")
+    with transaction.atomic(), connection.cursor() as cursor, connection.execute_wrapper(wrapper):
+        cursor.execute(sql, params)
+        assert cursor.fetchall() == [("tenant-a",)]
+        cursor.execute("SELECT 2")  # the next statements go as they are
+        assert cursor.fetchall() == [(2,)]
+
+
+def test_a_server_side_cursor_first_gets_the_tenant_in_its_own_round_trip(db):
+    from django.db import connection, transaction
+
+    from tenants.scoping import _ActivateWithFirstStatement
+
+    wrapper = _ActivateWithFirstStatement("tenant-b")
+    with (
+        transaction.atomic(),
+        connection.execute_wrapper(wrapper),
+        connection.chunked_cursor() as cursor,
+    ):
+        cursor.execute("SELECT current_setting('app.tenant_id', true)")
+        assert cursor.fetchall() == [("tenant-b",)]
