@@ -12,7 +12,7 @@ export SQS_QUEUE_PREFIX=auditlog-bench-
 # The bench starts a moto server on that endpoint itself when nothing answers.
 "$PY" scripts/bench "$@"
 # Then the side benches (archive, retention, backup, pipeline, planner,
-# encryption), each in a database of its own: BENCH_SIDE=0 skips them,
+# encryption, indexes, integrity), each in a database of its own: BENCH_SIDE=0 skips them,
 # BENCH_SIDE_ARGS passes flags (e.g. "--events 50000 --no-docs").
 if [ "${BENCH_SIDE:-1}" != 0 ]; then
   # shellcheck disable=SC2086

@@ -43,6 +43,7 @@ def scripts(events: int) -> dict[str, tuple[str, list[str], dict[str, str]]]:
         "planner": ("a tenant new today, before and after ANALYZE", ["--events", str(events)], {}),
         "crypto_micro": ("encryption: seal, open and export cells per event", [], test),
         "indexes": ("the write cost of each index of the events table", ["--rounds", "3"], {}),
+        "integrity": ("tamper-evident log: sealing, proof latency, verification", [], {}),
     }
 
 
