@@ -93,7 +93,9 @@ class BearerAuthentication(JWTAuthentication):
         # A view that checks the cache's stamps itself (TenantScopedAPIView, in
         # its rate-limit round trip) lets an entry be used before they are checked.
         view = (getattr(request, "parser_context", None) or {}).get("view")
-        self.deferred = bool(getattr(view, "checks_access_stamps", False))
+        self.deferred = bool(getattr(view, "checks_access_stamps", False)) and not getattr(
+            request, "access_checked_first", False
+        )
         authenticated = super().authenticate(request)
         found = self.found if authenticated else None
         request.access_entry = found.entry if found else None

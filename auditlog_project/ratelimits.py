@@ -57,8 +57,8 @@ _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 # One counter of a request: (key, limit, ttl, whether this request counts on it).
 Counter = tuple[str, int, int, bool]
-# A Redis key and the value it must still hold (b"" for a missing key).
-Stamp = tuple[str, bytes]
+# A field of a Redis hash and the value it must still hold (b"" for a missing one).
+Stamp = tuple[str, str, bytes]
 
 
 class StaleAccess(Exception):
@@ -87,9 +87,10 @@ def client_ip(request) -> str:
 
 # --- The two stores: Redis, and this process's memory during an outage ------
 
-# KEYS: the counters, then the keys a cache entry the request relies on was
-# stamped with. ARGV: the number of counters, three per counter (limit, ttl,
-# counted: 1 or 0), then the value each stamp key must hold ('' for none).
+# KEYS: the counters, then the hash of each stamp a cache entry the request
+# relies on carries. ARGV: the number of counters, three per counter (limit,
+# ttl, counted: 1 or 0), then two per stamp: the hash field and the value it
+# must hold ('' for none).
 # A stamp that changed refuses nothing and counts nothing: {-1}, and the caller
 # resolves again (tenants/access_cache.py). Else a request that would take any
 # counter past its limit counts on none of them (a user over their own limit
@@ -98,7 +99,8 @@ def client_ip(request) -> str:
 _TAKE = """
 local n = tonumber(ARGV[1])
 for j = n + 1, #KEYS do
-  if (redis.call('GET', KEYS[j]) or '') ~= ARGV[1 + 3 * n + j - n] then return {-1} end
+  local at = 1 + 3 * n + 2 * (j - n)
+  if (redis.call('HGET', KEYS[j], ARGV[at - 1]) or '') ~= ARGV[at] then return {-1} end
 end
 local refused = {}
 for i = 1, n do
@@ -163,11 +165,12 @@ class _RedisStore:
         self.down_until = 0.0  # monotonic time before which Redis is not tried
 
     def take(self, counters: Sequence[Counter], stamps: Sequence[Stamp] = ()) -> list[bool]:
-        args: list[int | bytes] = [len(counters)]
+        args: list[int | str | bytes] = [len(counters)]
         for _key, limit, ttl, counted in counters:
             args += [limit, ttl, int(counted)]
-        args += [value for _key, value in stamps]
-        keys = [c[0] for c in counters] + [key for key, _value in stamps]
+        for _key, field, value in stamps:
+            args += [field, value]
+        keys = [c[0] for c in counters] + [key for key, _field, _value in stamps]
         refused = set(self.take_script(keys=keys, args=args))
         if -1 in refused:
             raise StaleAccess()
@@ -253,6 +256,12 @@ _PROCESS = _ProcessStore()
 def _redis_store(url: str) -> _RedisStore:
     """One client per process and Redis URL (redis-py's pool is fork-safe)."""
     return _RedisStore(url)
+
+
+def redis_store() -> _RedisStore:
+    """This process's Redis store for `REDIS_URL`, with its outage backoff
+    (`down_until`), which the access cache shares."""
+    return _redis_store(settings.REDIS_URL)
 
 
 def redis_client() -> redis.Redis:

@@ -17,13 +17,14 @@ PostgreSQL); for other views, an MGET of the two small keys:
   is immediate, not after a delay;
 - the deployment's *epoch*, a random value set once: if Redis loses its data
   (a restart without persistence), the epoch is new and every entry, stamped
-  with the old one, misses, so a generation that went back to zero cannot
-  revive an entry.
+  with the old one, misses. Epoch and generations share one hash with no
+  expiry (`hash_key`), so nothing loses a generation and keeps the epoch.
 
 Generations are read *before* PostgreSQL when an entry is (re)built, so a
 change that commits while it is built bumps a generation the entry does not
 carry. When Redis does not answer, the cache is not used at all: every request
-reads PostgreSQL as before, with one warning per outage. An entry also expires
+reads PostgreSQL as before, with one warning per outage, and Redis is asked
+again only after the rate limiter's backoff (OUTAGE_RETRY_SECONDS). An entry also expires
 after ACCESS_CACHE_SECONDS whatever happens (the bound for changes made outside
 Django, e.g. SQL by hand, or a bump Redis refused), and ACCESS_CACHE_SECONDS=0
 turns the cache off. Only successes are cached: a refused tenant is read again
@@ -33,6 +34,7 @@ each time.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import threading
 import time
@@ -53,7 +55,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_USERS = 10_000  # entries kept per process; the least recently used go first
-GENERATION_TTL = 7 * 86400  # far longer than any entry lives
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,15 @@ _lock = threading.Lock()
 _redis_down = [False]
 
 
-def _keys(user_id: int) -> list[str]:
-    prefix = settings.RATE_LIMIT_KEY_PREFIX
-    return [f"{prefix}:access:epoch", f"{prefix}:access:user:{user_id}"]
+EPOCH = "epoch"
+
+
+def hash_key() -> str:
+    """One Redis hash holds the epoch and every user's generation, with no
+    expiry: whatever loses part of it (an eviction, a restart without
+    persistence) loses the epoch with it, so no generation can go back to a
+    value an old entry carries while the epoch survives."""
+    return f"{settings.RATE_LIMIT_KEY_PREFIX}:access"
 
 
 def enabled() -> bool:
@@ -89,17 +96,20 @@ def enabled() -> bool:
 
 def current_stamp(user_id: int) -> Stamp | None:
     """The stamp an entry of this user must carry now; None when Redis is down."""
-    client = ratelimits.redis_client()
-    epoch_key, user_key = _keys(user_id)
+    store = ratelimits.redis_store()
+    if time.monotonic() < store.down_until:  # an outage: not even one timeout per request
+        return None
+    key = hash_key()
     try:
-        epoch, generation = client.mget([epoch_key, user_key])
+        epoch, generation = store.client.hmget(key, [EPOCH, str(user_id)])
         if epoch is None:  # a new Redis (or the first request ever): a new epoch
-            client.set(epoch_key, uuid.uuid4().hex, nx=True)
-            epoch = client.get(epoch_key)
+            store.client.hsetnx(key, EPOCH, uuid.uuid4().hex)
+            epoch, generation = store.client.hmget(key, [EPOCH, str(user_id)])
     except RedisError as exc:
         if not _redis_down[0]:
             logger.warning("access cache off while Redis does not answer (%s)", exc)
         _redis_down[0] = True
+        store.down_until = time.monotonic() + ratelimits.OUTAGE_RETRY_SECONDS
         return None
     if _redis_down[0]:
         logger.warning("Redis answers again: access cache back on")
@@ -158,19 +168,21 @@ def lookup(user_id: int, load_user: Callable[[], Any], *, deferred: bool = False
     return Found(_copy(entry.user), entry, True)
 
 
-def _copy(user: Any) -> Any:
-    """The request's own copy of a cached user (its attributes and model state;
-    copy.copy of a model instance cost ~2% of a single POST)."""
-    clone = object.__new__(type(user))
-    clone.__dict__.update(user.__dict__)
-    clone._state = copy.copy(user._state)
+def _copy(instance: Any) -> Any:
+    """The request's own copy of a cached model instance (its attributes and a
+    fresh model state; copy.copy of a model instance cost ~2% of a single POST),
+    so nothing a request does to it reaches the cache."""
+    clone = object.__new__(type(instance))
+    clone.__dict__.update(instance.__dict__)
+    clone._state = copy.copy(instance._state)
+    clone._state.fields_cache = {}
     return clone
 
 
-def stamps(user_id: int, entry: Entry) -> list[tuple[str, bytes]]:
-    """The Redis keys and values `entry` is valid under (for ratelimits.refusal)."""
-    epoch_key, user_key = _keys(user_id)
-    return [(epoch_key, entry.stamp.epoch), (user_key, entry.stamp.generation)]
+def stamps(user_id: int, entry: Entry) -> list[tuple[str, str, bytes]]:
+    """The Redis hash fields and values `entry` is valid under (for ratelimits.refusal)."""
+    key = hash_key()
+    return [(key, EPOCH, entry.stamp.epoch), (key, str(user_id), entry.stamp.generation)]
 
 
 def forget(user_id: int | None) -> None:
@@ -195,7 +207,7 @@ def tenant_access(
     if access is None:
         access = resolve()  # raises when refused: refusals are not cached
         entry.accesses[key] = access
-    return access
+    return dataclasses.replace(access, tenant=_copy(access.tenant))
 
 
 def invalidate(user_ids: Iterable[int]) -> None:
@@ -211,9 +223,7 @@ def invalidate(user_ids: Iterable[int]) -> None:
     try:
         pipe = client.pipeline(transaction=False)
         for user_id in ids:
-            key = _keys(user_id)[1]
-            pipe.incr(key)
-            pipe.expire(key, GENERATION_TTL)
+            pipe.hincrby(hash_key(), str(user_id), 1)
         pipe.execute()
     except RedisError as exc:
         logger.error(

@@ -151,7 +151,10 @@ class _ActivateWithFirstStatement:
     (client-side binding allows it); the cursor is then on the second's result.
     A statement that cannot carry it (a server-side cursor, executemany, a
     parameter style of its own) gets `activate` first, in its own round trip.
-    Either way no statement of the request runs before the tenant is set."""
+    Either way no statement of the request that goes through `execute` runs
+    before the tenant is set (`cursor.copy()` and `callproc` do not: the
+    ingest paths use neither). Installed by `initial`, removed when the
+    response is finalized and, whatever happened, when `dispatch` ends."""
 
     def __init__(self, tenant_id: str) -> None:
         self.tenant_id = tenant_id
@@ -284,11 +287,24 @@ class TenantScopedAPIView(generics.GenericAPIView):
             if not getattr(request, "access_stamps", ()) or isinstance(exc, exceptions.Throttled):
                 raise
             # Decided from an access-cache entry not checked yet (a refusal, or
-            # the check found it stale): start over from PostgreSQL.
+            # the check found it stale): start over, with the entry checked first.
             access_cache.forget(request.user.pk)
             for name in ("_user", "_auth"):
                 request.__dict__.pop(name, None)
+            request.access_checked_first = True  # type: ignore[attr-defined]
             self._initial(request, *args, **kwargs)
+
+    def dispatch(self, request, *args: Any, **kwargs: Any):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:  # whatever happened, the next request's statements go as they are
+            self._remove_activation()
+
+    def _remove_activation(self) -> None:
+        if self.activation is not None:
+            if self.activation in connection.execute_wrappers:
+                connection.execute_wrappers.remove(self.activation)
+            self.activation = None
 
     def _initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # authentication, permissions
@@ -328,9 +344,7 @@ class TenantScopedAPIView(generics.GenericAPIView):
         self.slot = ratelimits.concurrency_slot(kind, self.access.tenant_id)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any):
-        if self.activation is not None:
-            connection.execute_wrappers.remove(self.activation)
-            self.activation = None
+        self._remove_activation()  # before COMMIT, and before any after-commit work
         response = super().finalize_response(request, response, *args, **kwargs)
         if self.slot is not None:
             _release_on_close(response, self.slot)

@@ -25,8 +25,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         conn = self.connection
         if conn is None or conn.closed or conn.broken or conn.pgconn.status != pq.ConnStatus.OK:
             return False
+        poller = select.poll()  # not select(): it refuses descriptors past 1023
         try:
-            readable, _, _ = select.select([conn.fileno()], [], [], 0)
+            poller.register(conn.fileno(), select.POLLIN)
+            readable = poller.poll(0)
         except (OSError, ValueError):
             return False
         return super().is_usable() if readable else True

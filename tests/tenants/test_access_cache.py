@@ -56,9 +56,9 @@ def test_a_repeat_request_reads_no_user_and_a_stale_entry_is_not_used(parties):
     assert user_queries(lambda: client.get(LIST)) == 1
     assert user_queries(lambda: client.get(LIST)) == 0
     other = OtherProcess()
-    Membership.objects.filter(user=parties.a_auditor).update(role="auditor")  # no announcement
+    Membership.objects.filter(user=parties.a_auditor).update(role="user")  # no announcement
     other.restore()
-    assert user_queries(lambda: client.get(LIST)) == 0  # (an unannounced change is not seen)
+    assert user_queries(lambda: client.get(LIST)) == 0  # the cache answers: nothing said
     access_cache.invalidate([parties.a_auditor.pk])
     other.restore()
     assert user_queries(lambda: client.get(LIST)) == 1
@@ -114,6 +114,48 @@ def test_a_password_change_ends_the_token_in_every_process(parties):
     assert client.get(LIST).status_code == 401
 
 
+def test_a_platform_admin_demoted_is_refused_in_every_process(parties):
+    client = bearer_client(parties.platform_admin)  # a member of nothing
+    assert client.get(LIST).status_code == 200
+    other = OtherProcess()
+    user = User.objects.get(pk=parties.platform_admin.pk)
+    user.is_superuser = False
+    user.save()
+    other.restore()
+    assert client.get(LIST).status_code == 403
+
+
+def test_a_lost_generation_loses_the_epoch_with_it(parties):
+    # One hash holds both: an eviction or a failover that loses a bump cannot
+    # keep the epoch, under which an old entry would be taken for current.
+    client = parties.client("a_auditor")
+    assert client.get(LIST).status_code == 200
+    key = access_cache.hash_key()
+    redis = access_cache.ratelimits.redis_client()
+    access_cache.invalidate([parties.a_auditor.pk])
+    assert {b"epoch", str(parties.a_auditor.pk).encode()} <= set(redis.hkeys(key))
+    assert redis.ttl(key) == -1  # nothing in it expires, so nothing is evicted alone
+
+
+def test_a_redis_that_does_not_answer_is_not_asked_again_for_a_second(parties, monkeypatch):
+    client = parties.client("a_auditor")
+    store = access_cache.ratelimits.redis_store()
+    asked = []
+
+    def down(*args, **kwargs):
+        asked.append(args)
+        raise access_cache.RedisError("down")
+
+    monkeypatch.setattr(store.client, "hmget", down)
+    assert access_cache.current_stamp(parties.a_auditor.pk) is None
+    assert access_cache.current_stamp(parties.a_auditor.pk) is None
+    assert len(asked) == 1  # the outage's backoff, shared with the rate limits
+    monkeypatch.undo()
+    store.down_until = 0.0  # as a second later
+    assert client.get(LIST).status_code == 200
+    assert access_cache.current_stamp(parties.a_auditor.pk) is not None
+
+
 def test_a_deleted_user_is_refused_in_every_process(parties):
     client = bearer_client(parties.platform_admin)  # a member of nothing
     assert client.get(LIST).status_code == 200
@@ -151,7 +193,7 @@ def test_a_redis_that_lost_its_data_invalidates_every_entry(parties):
     client = parties.client("a_auditor")
     assert user_queries(lambda: client.get(LIST)) == 1
     assert user_queries(lambda: client.get(LIST)) == 0
-    access_cache.ratelimits.redis_client().delete(access_cache._keys(0)[0])  # the epoch
+    access_cache.ratelimits.redis_client().delete(access_cache.hash_key())  # epoch and all
     assert user_queries(lambda: client.get(LIST)) == 1
 
 

@@ -271,3 +271,18 @@ def test_a_server_side_cursor_first_gets_the_tenant_in_its_own_round_trip(db):
     ):
         cursor.execute("SELECT current_setting('app.tenant_id', true)")
         assert cursor.fetchall() == [("tenant-b",)]
+
+
+def test_no_activation_wrapper_outlives_its_request(parties):
+    from django.db import connection
+
+    from tenants.scoping import _ActivateWithFirstStatement
+
+    client = parties.client("a_admin")
+    bad = {"tenant_id": "tenant-a", "user_id": "alice", "action": "", "resource_type": "doc"}
+    assert client.post("/api/v1/logs", bad, format="json").status_code == 400  # in the handler
+    good = {"tenant_id": "tenant-a", "user_id": "alice", "action": "VIEW", "resource_type": "doc"}
+    assert client.post("/api/v1/logs", good, format="json").status_code == 201
+    assert not [
+        w for w in connection.execute_wrappers if isinstance(w, _ActivateWithFirstStatement)
+    ]
