@@ -7,9 +7,9 @@ values resolved for them, and checks on every request that nothing they
 depend on changed since, in a Redis round trip: for the tenant-scoped views,
 inside the one their rate limits make anyway (ratelimits.refusal's stamps,
 checked before anything is counted: a stale entry costs a second pass from
-PostgreSQL); for other views, an MGET of the two small keys:
+PostgreSQL); for other views, an HMGET of two fields of one small hash:
 
-- the user's *generation*, `INCR`ed by `invalidate` after COMMIT of any change
+- the user's *generation*, incremented by `invalidate` after COMMIT of any change
   that bears on access (auditlog_project.access: password, active flag,
   superuser flag, username, a membership created, changed or deleted, the
   user deleted; a tenant saved bumps every member), so the next request of
@@ -135,7 +135,7 @@ class Found:
 def lookup(user_id: int, load_user: Callable[[], Any], *, deferred: bool = False) -> Found:
     """The user, from this process's entry when it is still valid, else loaded.
 
-    Checking costs one Redis round trip (an MGET). With `deferred`, an entry
+    Checking costs one Redis round trip (an HMGET). With `deferred`, an entry
     is returned unchecked, for a caller that checks its `stamps` in a round
     trip it makes anyway (the tenant-scoped views, in their rate-limit script)
     and starts over (`forget`) when they changed.
