@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 import load
 import servers
 from data import COPY_COLUMNS, EventFactory, copy_line
-from seed import _line_ranges, admin_url
+from seed import admin_url, copy_statement, parallel_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTINEL_RECEIVED_AT = "2001-02-03T04:05:06+00:00"  # marks the ceiling's rows for deletion
@@ -58,64 +55,18 @@ def _files(factory: EventFactory, count: int) -> tuple[Path, Path]:
     return Path(events.name), Path(keys.name)
 
 
-def _parallel_copy(database: str, copies: list[tuple[str, Path]], connections: int) -> float:
-    """Each connection COPYs its share of every (statement, file) in one
-    transaction; wall seconds from the first COPY to the last COMMIT."""
-    shares = [_line_ranges(path, connections) for _, path in copies]
-    conns = [psycopg.connect(admin_url(database)) for _ in range(connections)]
-    errors: list[BaseException] = []
-
-    def work(index: int) -> None:
-        conn = conns[index]
-        try:
-            with conn.cursor() as cursor:
-                for (statement, path), ranges in zip(copies, shares, strict=True):
-                    if index >= len(ranges):
-                        continue
-                    start, end = ranges[index]
-                    with cursor.copy(statement) as copy, path.open("rb") as f:
-                        f.seek(start)
-                        while (left := end - f.tell()) > 0:
-                            if not (block := f.read(min(1 << 20, left))):
-                                break
-                            copy.write(block)
-            conn.commit()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(connections)]
-    try:
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
-    finally:
-        for conn in conns:
-            conn.close()
-    if errors:
-        raise errors[0]
-    return elapsed
-
-
-def _copy_statement(table: str, columns) -> str:
-    names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    return sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table), names)
-
-
 def copies(database: str, factory: EventFactory, count: int, connections: int) -> dict:
     """Both COPY ceilings over the same `count` events; rows/s of each."""
     events, keys = _files(factory, count)
-    event_copy = _copy_statement("logs_event", COPY_COLUMNS)
-    key_copy = _copy_statement("logs_event_key", ("tenant_id", "id", "timestamp", "content_hash"))
+    event_copy = copy_statement("logs_event", COPY_COLUMNS)
+    key_copy = copy_statement("logs_event_key", ("tenant_id", "id", "timestamp", "content_hash"))
     try:
-        same = _parallel_copy(database, [(event_copy, events), (key_copy, keys)], connections)
+        same = parallel_copy(database, [(event_copy, events), (key_copy, keys)], connections)
         _delete_ceiling_rows(database)
         with psycopg.connect(admin_url(database), autocommit=True) as conn:
             conn.execute(LEAN_DDL)
-        lean = _parallel_copy(
-            database, [(_copy_statement(LEAN_TABLE, COPY_COLUMNS), events)], connections
+        lean = parallel_copy(
+            database, [(copy_statement(LEAN_TABLE, COPY_COLUMNS), events)], connections
         )
         with psycopg.connect(admin_url(database), autocommit=True) as conn:
             conn.execute(f"DROP TABLE {LEAN_TABLE}")

@@ -120,31 +120,41 @@ def copy_events(
 def copy_file(database: str, path: Path, connections: int = 1) -> float:
     """COPY the file into logs_event over `connections` concurrent connections.
 
-    Each connection copies its own share of the file (split at line boundaries)
-    in its own transaction; returns the wall seconds from the first COPY's
-    start to the last COMMIT. The ceiling runs with as many connections as the
-    bulk ingest has clients, so the two are compared at the same concurrency.
+    The ceiling runs with as many connections as the bulk ingest has clients,
+    so the two are compared at the same concurrency (see `parallel_copy`).
     """
-    ranges = _line_ranges(path, connections)
-    columns = sql.SQL(", ").join(sql.Identifier(c) for c in COPY_COLUMNS)
-    statement = sql.SQL("COPY logs_event ({}) FROM STDIN").format(columns)
-    conns = [psycopg.connect(admin_url(database)) for _ in ranges]
+    return parallel_copy(
+        database, [(copy_statement("logs_event", COPY_COLUMNS), path)], connections
+    )
+
+
+def copy_statement(table: str, columns) -> sql.Composed:
+    names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    return sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table), names)
+
+
+def parallel_copy(
+    database: str, copies: list[tuple[sql.Composed, Path]], connections: int
+) -> float:
+    """Each of `connections` connections COPYs its own share of every (statement,
+    file), split at line boundaries, in one transaction of its own; returns the
+    wall seconds from the first COPY's start to the last COMMIT."""
+    shares = [_line_ranges(path, connections) for _, path in copies]
+    conns = [psycopg.connect(admin_url(database)) for _ in range(connections)]
     errors: list[BaseException] = []
 
-    def copy_range(conn, start: int, end: int) -> None:
+    def work(index: int) -> None:
+        conn = conns[index]
         try:
-            with conn.cursor() as cursor, cursor.copy(statement) as copy, path.open("rb") as f:
-                f.seek(start)
-                while (left := end - f.tell()) > 0 and (block := f.read(min(1 << 20, left))):
-                    copy.write(block)
+            with conn.cursor() as cursor:
+                for (statement, path), ranges in zip(copies, shares, strict=True):
+                    if index < len(ranges):
+                        _copy_range(cursor, statement, path, *ranges[index])
             conn.commit()
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             errors.append(exc)
 
-    threads = [
-        threading.Thread(target=copy_range, args=(conn, start, end))
-        for conn, (start, end) in zip(conns, ranges, strict=True)
-    ]
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(connections)]
     try:
         started = time.perf_counter()
         for thread in threads:
@@ -158,6 +168,13 @@ def copy_file(database: str, path: Path, connections: int = 1) -> float:
     if errors:
         raise errors[0]
     return elapsed
+
+
+def _copy_range(cursor, statement, path: Path, start: int, end: int) -> None:
+    with cursor.copy(statement) as copy, path.open("rb") as f:
+        f.seek(start)
+        while (left := end - f.tell()) > 0 and (block := f.read(min(1 << 20, left))):
+            copy.write(block)
 
 
 def _line_ranges(path: Path, parts: int) -> list[tuple[int, int]]:

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests.logs.conftest import event_body, seed
+from tests.processes import wait_for_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,26 +80,16 @@ pidfile = {tmp_path / "pgbouncer.pid"}
             shutil.chown(tmp_path / name, "postgres")
     proc = subprocess.Popen([PGBOUNCER, *user, str(tmp_path / "pgbouncer.ini")])
     try:
-        _wait_for(port, proc, tmp_path / "pgbouncer.log")
+        try:
+            wait_for_port(port, proc, timeout=10)
+        except RuntimeError:
+            log = tmp_path / "pgbouncer.log"
+            raise RuntimeError(log.read_text()[-2000:] if log.exists() else "no log") from None
         yield f"postgresql://{role}@127.0.0.1:{port}/{database}"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         shutil.rmtree(tmp_path, ignore_errors=True)
-
-
-def _wait_for(port: int, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            text = log.read_text() if log.exists() else ""
-            raise RuntimeError(f"pgbouncer exited with {proc.returncode}: {text[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError("pgbouncer did not listen")
 
 
 @pytest.fixture
