@@ -137,12 +137,12 @@ class BearerAuthentication(JWTAuthentication):
 
     @staticmethod
     def _check(user, validated_token) -> None:
-        """SimpleJWT's checks on a cached user (the loaded one passed them)."""
-        if not user.is_active:
+        """SimpleJWT's own checks of `get_user`, by its settings, on a cached user."""
+        if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
             raise AuthenticationFailed("User is inactive", code="user_inactive")
-        if validated_token.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(
-            user.password
-        ):
+        if api_settings.CHECK_REVOKE_TOKEN and validated_token.get(
+            api_settings.REVOKE_TOKEN_CLAIM
+        ) != get_md5_hash_password(user.password):
             raise AuthenticationFailed(
                 "The user's password has been changed.", code="password_changed"
             )
