@@ -71,10 +71,6 @@ class _VerifiedTokens:
             while len(self._tokens) > self.MAX:
                 self._tokens.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._tokens.clear()
-
 
 _verified = _VerifiedTokens()
 

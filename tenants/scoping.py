@@ -153,8 +153,8 @@ class _ActivateWithFirstStatement:
     parameter style of its own) gets `activate` first, in its own round trip.
     Either way no statement of the request that goes through `execute` runs
     before the tenant is set (`cursor.copy()` and `callproc` do not: the
-    ingest paths use neither). Installed by `initial`, removed when the
-    response is finalized and, whatever happened, when `dispatch` ends."""
+    ingest paths use neither). Installed by `initial`, removed when `dispatch`
+    ends, whatever happened (before the request's COMMIT)."""
 
     def __init__(self, tenant_id: str) -> None:
         self.tenant_id = tenant_id
@@ -297,7 +297,7 @@ class TenantScopedAPIView(generics.GenericAPIView):
     def dispatch(self, request, *args: Any, **kwargs: Any):
         try:
             return super().dispatch(request, *args, **kwargs)
-        finally:  # whatever happened, the next request's statements go as they are
+        finally:  # before COMMIT, whatever happened: the next statements go as they are
             self._remove_activation()
 
     def _remove_activation(self) -> None:
@@ -344,7 +344,6 @@ class TenantScopedAPIView(generics.GenericAPIView):
         self.slot = ratelimits.concurrency_slot(kind, self.access.tenant_id)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any):
-        self._remove_activation()  # before COMMIT, and before any after-commit work
         response = super().finalize_response(request, response, *args, **kwargs)
         if self.slot is not None:
             _release_on_close(response, self.slot)
